@@ -1,0 +1,45 @@
+{
+  "targets": [
+    {
+      "target_name": "int8rt_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/native-sources.js avx2)"],
+      "include_dirs": ["native"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-mavx2", "-mfma", "-mf16c"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "conditions": [["target_arch != 'x64'", { "sources": ["native/core/empty.cc"], "cflags_cc!": ["-mavx2", "-mfma", "-mf16c"] }]]
+    },
+    {
+      "target_name": "int8rt_avxvnni",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/native-sources.js avxvnni)"],
+      "include_dirs": ["native"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavxvnni"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "conditions": [["target_arch != 'x64'", { "sources": ["native/core/empty.cc"], "cflags_cc!": ["-mavx2", "-mfma", "-mf16c", "-mavxvnni"] }]]
+    },
+    {
+      "target_name": "int8rt_neondot",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/native-sources.js neondot)"],
+      "include_dirs": ["native"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fPIC"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "conditions": [
+        ["target_arch == 'arm64'", { "cflags_cc": ["-march=armv8.2-a+dotprod"] }],
+        ["target_arch != 'arm64'", { "sources": ["native/core/empty.cc"] }]
+      ]
+    },
+    {
+      "target_name": "int8rt",
+      "sources": ["<!@(node scripts/native-sources.js core)", "<!@(node scripts/native-sources.js addon)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "dependencies": ["int8rt_avx2", "int8rt_avxvnni", "int8rt_neondot"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "ldflags": ["-Wl,--exclude-libs,ALL"],
+      "libraries": ["-ldl", "-lpthread"]
+    }
+  ]
+}

@@ -1,0 +1,106 @@
+#include "core/cpu_features.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1 << 13)
+#endif
+#endif
+
+namespace int8rt {
+
+static CpuFeatures detect() {
+  CpuFeatures f;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a, b, c, d;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    bool osxsave = c & (1u << 27);
+    f.fma = c & (1u << 12);
+    f.f16c = c & (1u << 29);
+    bool ymm_ok = false, zmm_ok = false;
+    if (osxsave) {
+      unsigned lo, hi;
+      __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+      ymm_ok = (lo & 0x6) == 0x6;
+      zmm_ok = (lo & 0xe6) == 0xe6;
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+      f.avx2 = ymm_ok && (b & (1u << 5));
+      f.avx512f = zmm_ok && (b & (1u << 16));
+      f.avx512_vnni = zmm_ok && (c & (1u << 11));
+    }
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx_vnni = ymm_ok && (a & (1u << 4));
+    f.fma = f.fma && ymm_ok;
+  }
+  unsigned brand[12] = {0};
+  if (__get_cpuid_max(0x80000000, nullptr) >= 0x80000004) {
+    for (unsigned i = 0; i < 3; i++) __get_cpuid(0x80000002 + i, &brand[4 * i], &brand[4 * i + 1], &brand[4 * i + 2], &brand[4 * i + 3]);
+    char s[49];
+    std::memcpy(s, brand, 48);
+    s[48] = 0;
+    f.brand = s;
+    while (!f.brand.empty() && f.brand.back() == ' ') f.brand.pop_back();
+    while (!f.brand.empty() && f.brand.front() == ' ') f.brand.erase(f.brand.begin());
+  }
+#elif defined(__aarch64__)
+  f.neon = true;
+#if defined(__linux__)
+  unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  f.neon_dot = hw & HWCAP_ASIMDDP;
+  f.neon_i8mm = hw2 & HWCAP2_I8MM;
+#endif
+  f.brand = "aarch64";
+#endif
+  return f;
+}
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = detect();
+  return f;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvxVnni: return "avxvnni";
+    case Isa::kNeon: return "neon";
+    case Isa::kNeonDot: return "neondot";
+    default: return "scalar";
+  }
+}
+
+static Isa detect_isa() {
+  const CpuFeatures& f = cpu_features();
+  Isa best = Isa::kScalar;
+  if (f.avx2 && f.fma) best = f.avx_vnni ? Isa::kAvxVnni : Isa::kAvx2;
+  if (f.neon) best = f.neon_dot ? Isa::kNeonDot : Isa::kNeon;
+  if (const char* env = std::getenv("INT8RT_ISA")) {
+    Isa want = best;
+    if (!std::strcmp(env, "scalar")) want = Isa::kScalar;
+    else if (!std::strcmp(env, "avx2")) want = Isa::kAvx2;
+    else if (!std::strcmp(env, "avxvnni")) want = Isa::kAvxVnni;
+    else if (!std::strcmp(env, "neon")) want = Isa::kNeon;
+    else if (!std::strcmp(env, "neondot")) want = Isa::kNeonDot;
+    bool same_family = (want == Isa::kScalar) ||
+                       ((want == Isa::kAvx2 || want == Isa::kAvxVnni) && (best == Isa::kAvx2 || best == Isa::kAvxVnni)) ||
+                       ((want == Isa::kNeon || want == Isa::kNeonDot) && (best == Isa::kNeon || best == Isa::kNeonDot));
+    if (same_family && static_cast<int>(want) <= static_cast<int>(best)) best = want;
+  }
+  return best;
+}
+
+Isa active_isa() {
+  static const Isa isa = detect_isa();
+  return isa;
+}
+
+}  // namespace int8rt

@@ -1,0 +1,104 @@
+// The contract between the executor and every operator implementation.
+//
+// At engine build the executor asks the registry for a KernelDef that matches a node (op, domain, opset, device,
+// precision) and calls its factory once with a KernelInfo: attributes are parsed and constant inputs (weights) can be
+// packed there. At run time OpKernel::compute is called with an OpContext for each run; compute must be const and
+// thread-safe because one kernel object serves every run in flight. Kernels decide their output shapes from the
+// actual inputs (that is how symbolic dims are resolved per run) and allocate outputs through the context.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace int8rt {
+
+class ThreadPool;
+
+enum class Device : int { kCpu = 0, kCuda = 1 };
+enum class Precision : int { kFp32 = 0, kFp16 = 1, kInt8 = 2 };
+const char* device_name(Device d);        // "cpu", "cuda"
+const char* precision_name(Precision p);  // "fp32", "fp16", "int8"
+
+class KernelInfo {
+ public:
+  KernelInfo(const NodeDef& node, int opset, std::vector<const Tensor*> constant_inputs)
+      : node_(node), opset_(opset), constants_(std::move(constant_inputs)) {}
+  const NodeDef& node() const { return node_; }
+  int opset() const { return opset_; }  // the model's opset for the node's domain
+  size_t num_inputs() const { return node_.inputs.size(); }
+  bool has_input(size_t i) const { return i < node_.inputs.size() && !node_.inputs[i].empty(); }
+  // The value of input i when it is known at build time (an initializer or a folded constant), else nullptr.
+  const Tensor* constant_input(size_t i) const { return i < constants_.size() ? constants_[i] : nullptr; }
+
+ private:
+  const NodeDef& node_;
+  int opset_;
+  std::vector<const Tensor*> constants_;
+};
+
+class OpContext {
+ public:
+  virtual ~OpContext() = default;
+  virtual const NodeDef& node() const = 0;
+  virtual size_t num_inputs() const = 0;
+  // Input i, or nullptr when an optional input is absent (or i is past the end).
+  virtual const Tensor* input(size_t i) const = 0;
+  virtual size_t num_outputs() const = 0;
+  // Whether output i is consumed by anyone (optional outputs may be skipped).
+  virtual bool output_used(size_t i) const = 0;
+  // Allocates output i (uninitialised memory; size checked against limits). *out stays valid until compute returns.
+  virtual Status allocate_output(size_t i, DType dtype, const Dims& dims, Tensor** out) = 0;
+  // Sets output i to an existing tensor, for example a view of an input with other dims (Reshape, Squeeze, ...).
+  virtual void set_output(size_t i, const Tensor& t) = 0;
+  // Scratch memory for the duration of compute (im2col buffers, packed panels). 64-byte aligned.
+  virtual Status scratch(size_t bytes, void** out) = 0;
+  virtual ThreadPool* pool() const = 0;  // never null; may have 1 thread
+};
+
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+  virtual Status compute(OpContext& ctx) const = 0;
+  // What the report shows in its `kernel` column, e.g. "conv_fp32_im2col_avx2_6x16". Default: the KernelDef name.
+  virtual std::string kernel_name() const { return std::string(); }
+};
+
+using KernelFactory = Status (*)(const KernelInfo& info, std::unique_ptr<OpKernel>* out);
+
+struct KernelDef {
+  const char* op_type;
+  const char* domain;      // "" for ai.onnx, "com.microsoft", "int8rt"
+  int since_version;       // first opset the factory handles
+  int until_version;       // last opset it handles; 0 = open ended
+  Device device;
+  Precision precision;
+  const char* name;        // short kernel family name for reports, e.g. "conv_fp32"
+  KernelFactory factory;
+};
+
+class KernelRegistry {
+ public:
+  void add(const KernelDef& def) { defs_.push_back(def); }
+  // First kernel that matches, or nullptr with *why filled ("no cpu fp32 kernel for Foo (opset 13)").
+  const KernelDef* find(const std::string& op_type, const std::string& domain, int opset, Device device,
+                        Precision precision, std::string* why) const;
+  bool knows_op(const std::string& op_type, const std::string& domain) const;
+  const std::vector<KernelDef>& defs() const { return defs_; }
+
+ private:
+  std::vector<KernelDef> defs_;
+};
+
+// All CPU kernels, registered once on first use (native/ops/registry.cc).
+const KernelRegistry& kernel_registry();
+
+// Helpers shared by kernels.
+Status shape_error(const NodeDef& node, const std::string& what);  // kShape, message names the node
+Status dtype_error(const NodeDef& node, const std::string& what);  // kDtype
+Status unsupported(const NodeDef& node, const std::string& what);  // kUnsupported
+
+}  // namespace int8rt

@@ -1,0 +1,22 @@
+// The CPU kernel registry: each operator family registers its kernels here, in preference order.
+#include "ops/registry.h"
+
+namespace int8rt {
+
+const KernelRegistry& kernel_registry() {
+  static const KernelRegistry* registry = [] {
+    auto* r = new KernelRegistry();
+    register_conv_ops(*r);
+    register_gemm_ops(*r);
+    register_elementwise_ops(*r);
+    register_reduce_ops(*r);
+    register_normalization_ops(*r);
+    register_pool_ops(*r);
+    register_shape_ops(*r);
+    register_resize_ops(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace int8rt

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// The one source of truth for the native source list: the folder layout itself. binding.gyp calls this script
+// and CMakeLists.txt globs the same folders with the same rule. A kernel file's ISA suffix alone decides its
+// compile flags: `...-avx2.cc`, `...-avxvnni.cc`, `...-neondot.cc`, `...-i8mm.cc`; everything else is portable.
+//   node scripts/native-sources.js <group>   group: core | addon | avx2 | avxvnni | neondot | i8mm
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const ISAS = ['avx2', 'avxvnni', 'neondot', 'i8mm'];
+
+function walk(dir, out) {
+  for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) walk(rel, out);
+    else if (/\.(cc|cpp)$/.test(e.name)) out.push(rel);
+  }
+  return out;
+}
+
+function isaOf(file) {
+  const m = /-([a-z0-9]+)\.(cc|cpp)$/.exec(file);
+  return m && ISAS.includes(m[1]) ? m[1] : null;
+}
+
+function sources(group) {
+  const all = walk('native', []).filter((f) => !f.startsWith('native/kernels/cuda/')).sort();
+  if (group === 'addon') return all.filter((f) => f.startsWith('native/addon/'));
+  if (group === 'core') return all.filter((f) => !f.startsWith('native/addon/') && !isaOf(f));
+  if (ISAS.includes(group)) return all.filter((f) => isaOf(f) === group);
+  throw new Error(`unknown source group '${group}'`);
+}
+
+module.exports = { sources, ISAS };
+
+if (require.main === module) {
+  const list = sources(process.argv[2] || 'core');
+  // gyp needs at least one source per target; an empty ISA group gets a stub.
+  process.stdout.write((list.length ? list : ['native/core/empty.cc']).join('\n') + '\n');
+}
