@@ -52,8 +52,18 @@ std::shared_ptr<Buffer> Buffer::wrap(void* data, size_t bytes, std::shared_ptr<v
   return b;
 }
 
+std::shared_ptr<Buffer> Buffer::lend(void* data, size_t bytes, size_t capacity, Lender* lender) {
+  auto b = std::shared_ptr<Buffer>(new Buffer());
+  b->data_ = data;
+  b->size_ = bytes;
+  b->capacity_ = capacity;
+  b->lender_ = lender;
+  return b;
+}
+
 Buffer::~Buffer() {
   if (owned_) std::free(data_);
+  if (lender_) lender_->give_back(data_, capacity_);
 }
 
 Status Tensor::create(DType dtype, const Dims& dims, Tensor* out) {

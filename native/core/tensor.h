@@ -26,15 +26,26 @@ class Buffer {
   static std::shared_ptr<Buffer> allocate(size_t bytes);
   // Wraps memory owned elsewhere; `keep_alive` holds whatever owns it.
   static std::shared_ptr<Buffer> wrap(void* data, size_t bytes, std::shared_ptr<void> keep_alive);
+  // Memory lent by a pool (the executor's per-run arena): `give_back(data, capacity)` is called on destruction.
+  class Lender {
+   public:
+    virtual ~Lender() = default;
+    virtual void give_back(void* data, size_t capacity) = 0;
+  };
+  static std::shared_ptr<Buffer> lend(void* data, size_t bytes, size_t capacity, Lender* lender);
   ~Buffer();
   void* data() const { return data_; }
   size_t size() const { return size_; }
+  // True when this buffer owns its memory outright (safe to hand to JavaScript).
+  bool self_owned() const { return owned_; }
 
  private:
   Buffer() = default;
   void* data_ = nullptr;
   size_t size_ = 0;
+  size_t capacity_ = 0;
   bool owned_ = false;
+  Lender* lender_ = nullptr;
   std::shared_ptr<void> keep_alive_;
 };
 

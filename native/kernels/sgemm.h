@@ -28,14 +28,21 @@ struct GemmEpilogue {
 // General GEMM, both operands packed per call.
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, ThreadPool* pool);
+// The same with the epilogue applied after alpha*op(A)*op(B) + beta*C. The residual may alias C (same ldr as ldc).
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue& ep, ThreadPool* pool);
+
+// The microkernel family the engine uses on this CPU ("avx2_6x16", "scalar_6x16"), for kernel reports.
+const char* sgemm_kernel_name();
 
 // The left operand packed once (Conv weights W[Cout, Cin*kh*kw] at engine build).
 class PackedA {
  public:
   int64_t M = 0, K = 0;
-  std::vector<float> data;  // layout private to the implementation
+  std::vector<float> data;  // layout private to the implementation (kernels/sgemm-internal.h)
   int mr = 0;               // panel height used when packing
   int isa = 0;              // the Isa this packing was made for
+  int64_t kc = 0;           // K block size of the packing
 };
 Status pack_a(const float* A, int64_t lda, bool trans_a, int64_t M, int64_t K, PackedA* out);
 // C[M,N] = A * op(B) with the epilogue.  B is K x N (ldb) or, when trans_b, N x K.
@@ -46,9 +53,10 @@ void sgemm_packed_a(const PackedA& A, int64_t N, const float* B, int64_t ldb, bo
 class PackedB {
  public:
   int64_t K = 0, N = 0;
-  std::vector<float> data;
-  int nr = 0;
+  std::vector<float> data;  // layout private to the implementation (kernels/sgemm-internal.h)
+  int nr = 0;               // panel width used when packing
   int isa = 0;
+  int64_t kc = 0;           // K block size of the packing
 };
 Status pack_b(const float* B, int64_t ldb, bool trans_b, int64_t K, int64_t N, PackedB* out);
 // C[M,N] = op(A) * B with the epilogue.  A is M x K (lda) or, when trans_a, K x M.

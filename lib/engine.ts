@@ -1,0 +1,126 @@
+import { asInt8rtError, Int8rtError } from './errors';
+import { native, type EngineHandle, type NativeReportRow, type NativeTensor } from './native';
+import { loadModel } from './onnx/load';
+import { Tensor, type DataType } from './tensor';
+
+export interface EngineOptions {
+  /** Threads one run uses inside an operator (the engine's own pool). Default: one per hardware thread. */
+  intraOpThreads?: number;
+}
+
+/** A graph input or output: its name, element type and shape; symbolic dims are strings ('N', or '' if unnamed). */
+export interface ValueInfo {
+  readonly name: string;
+  readonly dtype: DataType | 'unknown';
+  readonly dims: readonly (number | string)[] | null;
+}
+
+/** What became of one ONNX node: where it runs, in which precision, with which kernel. */
+export interface ReportRow {
+  node: string;
+  op: string;
+  precision: 'fp32' | 'fp16' | 'int8';
+  device: 'cpu' | 'cuda';
+  kernel: string;
+  /** The node this one was fused into, when it does not run by itself. */
+  fusedInto?: string;
+  note?: string;
+}
+
+function checkOptions(options: EngineOptions): void {
+  if (options === null || typeof options !== 'object')
+    throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', 'options must be an object');
+  const t = options.intraOpThreads;
+  if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 1024))
+    throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `intraOpThreads must be an integer from 0 to 1024, got ${t}`);
+}
+
+/**
+ * An ONNX model ready to run. Create one with `Engine.create(pathOrBytes)`; `run()` executes on a worker thread
+ * and many runs may be in flight at once. `release()` frees native memory; later calls throw ERR_INT8RT_RELEASED.
+ */
+export class Engine {
+  #handle: EngineHandle;
+  #released = false;
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+
+  private constructor(handle: EngineHandle) {
+    this.#handle = handle;
+    this.inputs = Object.freeze(handle.inputs().map((v) => Object.freeze(v) as ValueInfo));
+    this.outputs = Object.freeze(handle.outputs().map((v) => Object.freeze(v) as ValueInfo));
+  }
+
+  /** Loads and builds a model from a file path or the bytes of an .onnx file. */
+  static async create(model: string | Uint8Array, options: EngineOptions = {}): Promise<Engine> {
+    checkOptions(options);
+    if (typeof model !== 'string' && !(model instanceof Uint8Array))
+      throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', 'model must be a file path or the bytes of an ONNX model');
+    try {
+      const desc = await loadModel(model);
+      const handle = await native().createEngine(desc, { intraOpThreads: options.intraOpThreads ?? 0 });
+      return new Engine(handle);
+    } catch (e) {
+      throw asInt8rtError(e);
+    }
+  }
+
+  get inputNames(): string[] {
+    return this.inputs.map((i) => i.name);
+  }
+
+  get outputNames(): string[] {
+    return this.outputs.map((o) => o.name);
+  }
+
+  /** Threads the engine's intra-op pool uses. */
+  get intraOpThreads(): number {
+    return this.#live().info().intraOpThreads;
+  }
+
+  /** Runs the model. Feeds are keyed by input name; the result is keyed by output name. */
+  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const handle = this.#live();
+    if (feeds === null || typeof feeds !== 'object')
+      throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', 'run() takes an object that maps input names to Tensors');
+    const names = Object.keys(feeds);
+    const tensors: NativeTensor[] = names.map((name) => {
+      const t = feeds[name];
+      if (!(t instanceof Tensor))
+        throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `input '${name}' must be an int8rt Tensor`);
+      return t as unknown as NativeTensor;
+    });
+    let raw: Record<string, NativeTensor>;
+    try {
+      raw = await handle.run(names, tensors);
+    } catch (e) {
+      throw asInt8rtError(e);
+    }
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(raw))
+      out[name] = new Tensor(t.dtype as DataType, t.data as never, t.dims);
+    return out;
+  }
+
+  /** One row per ONNX node: precision, device and kernel, and what was fused or folded. */
+  report(): ReportRow[] {
+    return this.#live().report() as (NativeReportRow & ReportRow)[];
+  }
+
+  /** Frees the engine's native memory. Runs already in flight finish; later calls throw. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#handle.release();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+  }
+
+  #live(): EngineHandle {
+    if (this.#released)
+      throw new Int8rtError('ERR_INT8RT_RELEASED', 'this engine has been released; create a new one');
+    return this.#handle;
+  }
+}

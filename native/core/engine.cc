@@ -1,0 +1,388 @@
+#include "core/engine.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/passes.h"
+
+namespace int8rt {
+
+size_t max_allocation_bytes() {
+  static const size_t limit = [] {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return size_t(1) << 36;
+    return size_t(pages) * size_t(page);
+  }();
+  return limit;
+}
+
+static std::string node_label(const NodeDef& n, size_t index) {
+  return n.name.empty() ? n.op_type + "_" + std::to_string(index) : n.name;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Build
+
+Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_ptr<Engine>* out) {
+  auto engine = std::shared_ptr<Engine>(new Engine());
+  Engine& e = *engine;
+
+  // Opsets: the default domain decides operator semantics.
+  int opset = -1;
+  for (const auto& kv : model.opsets)
+    if (kv.first.empty() || kv.first == "ai.onnx") opset = int(kv.second);
+  if (opset < 0) return Status(ErrorCode::kModel, "the model imports no opset for the default ONNX domain");
+  if (opset < 7 || opset > 21)
+    return Status(ErrorCode::kOpset,
+                  "the model uses ONNX opset " + std::to_string(opset) + "; int8rt supports opsets 7 to 21");
+
+  // Names must be unique producers: a graph input, an initializer or exactly one node output.
+  std::set<std::string> known;
+  std::map<std::string, size_t> producer;
+  for (const auto& in : model.inputs) {
+    if (in.name.empty()) return Status(ErrorCode::kModel, "a graph input has an empty name");
+    if (!known.insert(in.name).second) return Status(ErrorCode::kModel, "graph input '" + in.name + "' is declared twice");
+  }
+  PassState g;
+  g.opset = opset;
+  for (auto& kv : model.initializers) {
+    if (g.constants.count(kv.first)) return Status(ErrorCode::kModel, "initializer '" + kv.first + "' is declared twice");
+    known.insert(kv.first);
+    g.constants[kv.first] = kv.second;
+  }
+  for (size_t i = 0; i < model.nodes.size(); i++) {
+    NodeDef& n = model.nodes[i];
+    if (n.name.empty()) n.name = node_label(n, i);
+    for (const auto& o : n.outputs) {
+      if (o.empty()) continue;
+      if (known.count(o) || producer.count(o))
+        return Status(ErrorCode::kModel, n.describe() + " writes '" + o + "', which is already defined elsewhere");
+      producer[o] = i;
+    }
+  }
+  // Kahn's algorithm; inputs must be defined somewhere.
+  std::vector<int> pending(model.nodes.size(), 0);
+  std::vector<std::vector<size_t>> readers(model.nodes.size());
+  for (size_t i = 0; i < model.nodes.size(); i++) {
+    for (const auto& in : model.nodes[i].inputs) {
+      if (in.empty() || known.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        return Status(ErrorCode::kModel, model.nodes[i].describe() + " reads '" + in +
+                                             "', which is not a graph input, an initializer or any node's output");
+      pending[i]++;
+      readers[it->second].push_back(i);
+    }
+  }
+  std::vector<size_t> order, ready;
+  for (size_t i = 0; i < model.nodes.size(); i++)
+    if (pending[i] == 0) ready.push_back(i);
+  // Keep the file's order among ready nodes (stable), which keeps reports readable.
+  std::reverse(ready.begin(), ready.end());
+  while (!ready.empty()) {
+    size_t i = ready.back();
+    ready.pop_back();
+    order.push_back(i);
+    std::vector<size_t> now;
+    for (size_t r : readers[i])
+      if (--pending[r] == 0) now.push_back(r);
+    std::sort(now.rbegin(), now.rend());
+    ready.insert(ready.end(), now.begin(), now.end());
+    std::sort(ready.rbegin(), ready.rend());
+  }
+  if (order.size() != model.nodes.size()) {
+    for (size_t i = 0; i < model.nodes.size(); i++)
+      if (pending[i] > 0)
+        return Status(ErrorCode::kCycle, "the graph has a cycle through " + model.nodes[i].describe());
+  }
+  for (const auto& o : model.outputs) {
+    if (!known.count(o.name) && !producer.count(o.name))
+      return Status(ErrorCode::kModel, "graph output '" + o.name + "' is not produced by any node");
+    g.graph_outputs.insert(o.name);
+  }
+  for (size_t i : order) g.nodes.push_back(std::move(model.nodes[i]));
+  std::vector<NodeDef> original_nodes = g.nodes;  // for the report (attributes are small)
+
+  // Passes.
+  INT8RT_RETURN_IF_ERROR(fold_constants(g));
+  INT8RT_RETURN_IF_ERROR(fold_batchnorm(g));
+  INT8RT_RETURN_IF_ERROR(fuse_conv_epilogue(g));
+
+  // Value ids.
+  std::map<std::string, int> ids;
+  auto id_of = [&](const std::string& name) {
+    auto it = ids.find(name);
+    if (it != ids.end()) return it->second;
+    int id = int(e.value_names_.size());
+    e.value_names_.push_back(name);
+    ids[name] = id;
+    return id;
+  };
+  e.inputs_ = model.inputs;
+  e.outputs_ = model.outputs;
+  for (const auto& in : e.inputs_) e.input_ids_.push_back(id_of(in.name));
+  const KernelRegistry& reg = kernel_registry();
+  for (auto& n : g.nodes) {
+    Step s;
+    std::vector<const Tensor*> consts;
+    for (const auto& in : n.inputs) {
+      if (in.empty()) {
+        s.inputs.push_back(-1);
+        consts.push_back(nullptr);
+        continue;
+      }
+      s.inputs.push_back(id_of(in));
+      auto c = g.constants.find(in);
+      consts.push_back(c == g.constants.end() ? nullptr : &c->second);
+    }
+    for (const auto& o : n.outputs) s.outputs.push_back(o.empty() ? -1 : id_of(o));
+    std::string why;
+    const KernelDef* def = reg.find(n.op_type, n.domain, opset, Device::kCpu, Precision::kFp32, &why);
+    if (!def) {
+      ErrorCode code = reg.knows_op(n.op_type, n.domain) ? ErrorCode::kOpset : ErrorCode::kUnsupportedOp;
+      if (!reg.knows_op(n.op_type, n.domain)) code = ErrorCode::kUnsupportedOp;
+      else code = ErrorCode::kUnsupportedOp;
+      return Status(code, "unsupported operator: " + why + " (" + n.describe() + ")");
+    }
+    KernelInfo info(n, opset, consts);
+    Status st = def->factory(info, &s.kernel);
+    if (!st.ok()) {
+      if (st.message().find(n.name) == std::string::npos)
+        return Status(st.code(), n.describe() + ": " + st.message());
+      return st;
+    }
+    s.kernel_name = s.kernel->kernel_name();
+    if (s.kernel_name.empty()) s.kernel_name = def->name;
+    s.node = std::move(n);
+    e.steps_.push_back(std::move(s));
+  }
+  for (const auto& o : e.outputs_) e.output_ids_.push_back(id_of(o.name));
+  e.constants_.resize(e.value_names_.size());
+  for (size_t id = 0; id < e.value_names_.size(); id++) {
+    auto c = g.constants.find(e.value_names_[id]);
+    if (c != g.constants.end()) e.constants_[id] = c->second;
+  }
+  // Lifetimes: a value is released after its last reader, unless it is a graph output or a constant.
+  std::vector<int> last(e.value_names_.size(), -1);
+  for (size_t si = 0; si < e.steps_.size(); si++)
+    for (int id : e.steps_[si].inputs)
+      if (id >= 0) last[id] = int(si);
+  std::set<int> keep(e.output_ids_.begin(), e.output_ids_.end());
+  for (size_t id = 0; id < last.size(); id++) {
+    if (last[id] < 0 || keep.count(int(id)) || !e.constants_[id].empty()) continue;
+    e.steps_[last[id]].release.push_back(int(id));
+  }
+  // Outputs nobody reads are released right after their step.
+  for (size_t si = 0; si < e.steps_.size(); si++)
+    for (int id : e.steps_[si].outputs)
+      if (id >= 0 && last[id] < 0 && !keep.count(id)) e.steps_[si].release.push_back(id);
+
+  // Report: one row per original ONNX node.
+  std::map<std::string, const Step*> by_name;
+  for (const auto& s : e.steps_) by_name[s.node.name] = &s;
+  for (const auto& n : original_nodes) {
+    NodeReport r;
+    r.name = n.name;
+    r.op_type = n.op_type;
+    r.device = "cpu";
+    r.precision = "fp32";
+    auto f = g.fates.find(n.name);
+    auto s = by_name.find(n.name);
+    if (s != by_name.end()) {
+      r.kernel = s->second->kernel_name;
+    } else if (f != g.fates.end()) {
+      r.fused_into = f->second.fused_into;
+      r.note = f->second.note;
+      auto host = by_name.find(r.fused_into);
+      if (host != by_name.end()) r.kernel = host->second->kernel_name;
+    }
+    e.report_.push_back(std::move(r));
+  }
+
+  int threads = options.intra_op_threads;
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  e.pool_ = std::make_unique<ThreadPool>(threads);
+  *out = std::move(engine);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Run
+
+namespace {
+
+class RunContext : public OpContext {
+ public:
+  RunContext(const NodeDef& node, std::vector<const Tensor*> inputs, std::vector<Tensor*> outputs,
+             std::vector<bool> output_is_graph_output, RunArena* arena, ThreadPool* pool)
+      : node_(node), inputs_(std::move(inputs)), outputs_(std::move(outputs)),
+        graph_output_(std::move(output_is_graph_output)), arena_(arena), pool_(pool) {}
+  const NodeDef& node() const override { return node_; }
+  size_t num_inputs() const override { return inputs_.size(); }
+  const Tensor* input(size_t i) const override { return i < inputs_.size() ? inputs_[i] : nullptr; }
+  size_t num_outputs() const override { return outputs_.size(); }
+  bool output_used(size_t i) const override { return i < outputs_.size() && outputs_[i] != nullptr; }
+  Status allocate_output(size_t i, DType dtype, const Dims& dims, Tensor** out) override {
+    static Tensor sink;
+    int64_t n = dims_numel(dims);
+    size_t es = dtype_size(dtype);
+    if (n < 0 || es == 0 || size_t(n) > max_allocation_bytes() / es)
+      return Status(ErrorCode::kTooLarge, node_.describe() + ": output " + std::to_string(i) + " of shape " +
+                                              dims_str(dims) + " would need more memory than this machine has");
+    size_t bytes = size_t(n) * es;
+    std::shared_ptr<Buffer> buf = (i < graph_output_.size() && graph_output_[i]) || !outputs_[i]
+                                      ? Buffer::allocate(bytes)
+                                      : arena_->take(bytes);
+    if (!buf)
+      return Status(ErrorCode::kOutOfMemory,
+                    node_.describe() + ": cannot allocate " + std::to_string(bytes) + " bytes for output " + std::to_string(i));
+    Tensor t(dtype, dims, std::move(buf));
+    if (i >= outputs_.size()) return Status(ErrorCode::kInternal, node_.describe() + ": no output " + std::to_string(i));
+    if (outputs_[i]) {
+      *outputs_[i] = std::move(t);
+      *out = outputs_[i];
+    } else {  // an output nobody reads: still give the kernel somewhere to write
+      unused_.push_back(std::move(t));
+      *out = &unused_.back();
+    }
+    return Status::OK();
+  }
+  void set_output(size_t i, const Tensor& t) override {
+    if (i < outputs_.size() && outputs_[i]) *outputs_[i] = t;
+  }
+  Status scratch(size_t bytes, void** out) override {
+    auto b = arena_->take(bytes);
+    if (!b) return Status(ErrorCode::kOutOfMemory, node_.describe() + ": cannot allocate scratch memory");
+    *out = b->data();
+    scratch_.push_back(std::move(b));
+    return Status::OK();
+  }
+  ThreadPool* pool() const override { return pool_; }
+
+ private:
+  const NodeDef& node_;
+  std::vector<const Tensor*> inputs_;
+  std::vector<Tensor*> outputs_;
+  std::vector<bool> graph_output_;
+  std::deque<Tensor> unused_;
+  std::vector<std::shared_ptr<Buffer>> scratch_;
+  RunArena* arena_;
+  ThreadPool* pool_;
+};
+
+}  // namespace
+
+Status Engine::check_feed(const ValueInfo& info, const Tensor& t) const {
+  if (info.dtype != DType::kUndefined && t.dtype() != info.dtype)
+    return Status(ErrorCode::kDtype, std::string("input '") + info.name + "' must be " + dtype_name(info.dtype) +
+                                         ", got " + dtype_name(t.dtype()));
+  if (info.has_shape) {
+    if (t.rank() != info.dims.size())
+      return Status(ErrorCode::kShape, "input '" + info.name + "' must have rank " + std::to_string(info.dims.size()) +
+                                           ", got shape " + dims_str(t.dims()));
+    for (size_t d = 0; d < info.dims.size(); d++)
+      if (info.dims[d] >= 0 && info.dims[d] != t.dims()[d])
+        return Status(ErrorCode::kShape, "input '" + info.name + "' dim " + std::to_string(d) + " must be " +
+                                             std::to_string(info.dims[d]) + ", got shape " + dims_str(t.dims()));
+  }
+  return Status::OK();
+}
+
+Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs) const {
+  std::vector<Tensor> values(value_names_.size());
+  std::vector<bool> fed(inputs_.size(), false);
+  for (const auto& f : feeds) {
+    size_t k = 0;
+    while (k < inputs_.size() && inputs_[k].name != f.first) k++;
+    if (k == inputs_.size()) {
+      std::string names;
+      for (const auto& in : inputs_) names += (names.empty() ? "'" : ", '") + in.name + "'";
+      return Status(ErrorCode::kInputName, "unknown input '" + f.first + "'; the model's inputs are " + names);
+    }
+    if (fed[k]) return Status(ErrorCode::kInputName, "input '" + f.first + "' is given twice");
+    INT8RT_RETURN_IF_ERROR(check_feed(inputs_[k], f.second));
+    fed[k] = true;
+    values[input_ids_[k]] = f.second;
+  }
+  for (size_t k = 0; k < inputs_.size(); k++)
+    if (!fed[k]) return Status(ErrorCode::kMissingInput, "input '" + inputs_[k].name + "' is missing");
+
+  std::unique_ptr<RunArena> arena;
+  {
+    std::lock_guard<std::mutex> lk(arena_mu_);
+    if (!idle_arenas_.empty()) {
+      arena = std::move(idle_arenas_.back());
+      idle_arenas_.pop_back();
+    }
+  }
+  if (!arena) arena = std::make_unique<RunArena>();
+
+  std::vector<bool> is_output(value_names_.size(), false);
+  for (int id : output_ids_) is_output[id] = true;
+
+  Status status;
+  for (const Step& s : steps_) {
+    std::vector<const Tensor*> ins;
+    ins.reserve(s.inputs.size());
+    for (int id : s.inputs) {
+      if (id < 0) {
+        ins.push_back(nullptr);
+      } else if (!constants_[id].empty()) {
+        ins.push_back(&constants_[id]);
+      } else {
+        ins.push_back(&values[id]);
+      }
+    }
+    std::vector<Tensor*> outs;
+    std::vector<bool> graph_out;
+    for (int id : s.outputs) {
+      outs.push_back(id < 0 ? nullptr : &values[id]);
+      graph_out.push_back(id >= 0 && is_output[id]);
+    }
+    RunContext ctx(s.node, std::move(ins), std::move(outs), std::move(graph_out), arena.get(), pool_.get());
+    status = s.kernel->compute(ctx);
+    if (!status.ok()) {
+      if (status.message().find(s.node.name) == std::string::npos)
+        status = Status(status.code(), s.node.describe() + ": " + status.message());
+      break;
+    }
+    for (size_t i = 0; i < s.outputs.size(); i++)
+      if (s.outputs[i] >= 0 && values[s.outputs[i]].empty()) {
+        status = Status(ErrorCode::kInternal, s.node.describe() + " did not produce output " + std::to_string(i));
+        break;
+      }
+    if (!status.ok()) break;
+    for (int id : s.release) values[id] = Tensor();
+  }
+
+  if (status.ok()) {
+    outputs->clear();
+    for (int id : output_ids_) {
+      const Tensor& v = constants_[id].empty() ? values[id] : constants_[id];
+      if (v.buffer() && v.buffer()->self_owned() && constants_[id].empty() && v.byte_offset() == 0) {
+        outputs->push_back(v);
+        continue;
+      }
+      // A view of an input, a constant or arena memory: give the caller its own copy.
+      Tensor copy;
+      status = Tensor::create(v.dtype(), v.dims(), &copy);
+      if (!status.ok()) break;
+      if (v.nbytes()) std::memcpy(copy.raw(), v.raw(), v.nbytes());
+      outputs->push_back(std::move(copy));
+    }
+  }
+  values.clear();  // returns every lent buffer to the arena before the arena goes back
+  {
+    std::lock_guard<std::mutex> lk(arena_mu_);
+    idle_arenas_.push_back(std::move(arena));
+  }
+  return status;
+}
+
+}  // namespace int8rt

@@ -1,0 +1,68 @@
+// Engine: a model built for execution. Build validates and sorts the graph, runs the passes (constant folding,
+// BatchNormalization folding, Conv+Add+activation fusion), creates one kernel per node and computes value lifetimes.
+// run() is thread-safe: any number of runs may be in flight on one engine, each with its own activation arena.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/arena.h"
+#include "core/graph.h"
+#include "core/op_kernel.h"
+#include "core/thread_pool.h"
+
+namespace int8rt {
+
+struct EngineOptions {
+  int intra_op_threads = 0;  // 0: one per hardware thread
+};
+
+// One row per ONNX node of the original model.
+struct NodeReport {
+  std::string name, op_type, precision, device, kernel;
+  std::string fused_into;  // the executed node this one was fused into ("" if it runs itself)
+  std::string note;        // e.g. "folded to a constant at build", "fused into Conv 'x'"
+};
+
+class Engine {
+ public:
+  static Status build(ModelDef model, const EngineOptions& options, std::shared_ptr<Engine>* out);
+
+  const std::vector<ValueInfo>& inputs() const { return inputs_; }
+  const std::vector<ValueInfo>& outputs() const { return outputs_; }
+  int intra_op_threads() const { return pool_->num_threads(); }
+  const std::vector<NodeReport>& report() const { return report_; }
+
+  // Feeds are matched by name; outputs come back in the order of outputs(), each owning its memory.
+  Status run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs) const;
+
+ private:
+  friend class GraphBuilder;
+  struct Step {
+    NodeDef node;
+    std::unique_ptr<OpKernel> kernel;
+    std::string kernel_name;
+    std::vector<int> inputs;   // value ids, -1 for absent optional inputs
+    std::vector<int> outputs;  // value ids, -1 for unused optional outputs
+    std::vector<int> release;  // values whose last reader is this step
+  };
+  Status check_feed(const ValueInfo& info, const Tensor& t) const;
+
+  std::vector<ValueInfo> inputs_, outputs_;
+  std::vector<std::string> value_names_;
+  std::vector<Tensor> constants_;       // by value id; empty when not constant
+  std::vector<int> input_ids_, output_ids_;
+  std::vector<Step> steps_;
+  std::vector<NodeReport> report_;
+  std::unique_ptr<ThreadPool> pool_;
+
+  mutable std::mutex arena_mu_;
+  mutable std::vector<std::unique_ptr<RunArena>> idle_arenas_;
+};
+
+// Upper bound for one tensor allocation: the machine's physical memory.
+size_t max_allocation_bytes();
+
+}  // namespace int8rt

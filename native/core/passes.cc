@@ -1,0 +1,256 @@
+#include "core/passes.h"
+
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <memory>
+
+#include "core/op_kernel.h"
+#include "core/thread_pool.h"
+
+namespace int8rt {
+
+namespace {
+
+// Runs one node whose inputs are all constants; outputs own their memory.
+class FoldContext : public OpContext {
+ public:
+  FoldContext(const NodeDef& node, std::vector<const Tensor*> inputs, ThreadPool* pool)
+      : node_(node), inputs_(std::move(inputs)), outputs_(node.outputs.size()), pool_(pool) {}
+  const NodeDef& node() const override { return node_; }
+  size_t num_inputs() const override { return inputs_.size(); }
+  const Tensor* input(size_t i) const override { return i < inputs_.size() ? inputs_[i] : nullptr; }
+  size_t num_outputs() const override { return outputs_.size(); }
+  bool output_used(size_t i) const override { return i < node_.outputs.size() && !node_.outputs[i].empty(); }
+  Status allocate_output(size_t i, DType dtype, const Dims& dims, Tensor** out) override {
+    if (i >= outputs_.size()) return Status(ErrorCode::kInternal, node_.describe() + ": no output " + std::to_string(i));
+    INT8RT_RETURN_IF_ERROR(Tensor::create(dtype, dims, &outputs_[i]));
+    *out = &outputs_[i];
+    return Status::OK();
+  }
+  void set_output(size_t i, const Tensor& t) override {
+    if (i < outputs_.size()) outputs_[i] = t;
+  }
+  Status scratch(size_t bytes, void** out) override {
+    auto b = Buffer::allocate(bytes);
+    if (!b) return Status(ErrorCode::kOutOfMemory, node_.describe() + ": cannot allocate scratch memory");
+    *out = b->data();
+    scratch_.push_back(std::move(b));
+    return Status::OK();
+  }
+  ThreadPool* pool() const override { return pool_; }
+  std::vector<Tensor>& outputs() { return outputs_; }
+
+ private:
+  const NodeDef& node_;
+  std::vector<const Tensor*> inputs_;
+  std::vector<Tensor> outputs_;
+  std::vector<std::shared_ptr<Buffer>> scratch_;
+  ThreadPool* pool_;
+};
+
+// Who reads each value: name -> node indices (one entry per reading input slot).
+std::map<std::string, std::vector<size_t>> readers_of(const std::vector<NodeDef>& nodes) {
+  std::map<std::string, std::vector<size_t>> r;
+  for (size_t i = 0; i < nodes.size(); i++)
+    for (const auto& in : nodes[i].inputs)
+      if (!in.empty()) r[in].push_back(i);
+  return r;
+}
+
+const std::vector<std::string>& origin(const NodeDef& n, std::vector<std::string>& tmp) {
+  if (!n.fused_from.empty()) return n.fused_from;
+  tmp = {n.name};
+  return tmp;
+}
+
+void absorb(NodeDef& host, const NodeDef& guest, PassState& g, const std::string& note) {
+  std::vector<std::string> a, b;
+  std::vector<std::string> from = origin(host, a);
+  for (const auto& name : origin(guest, b)) {
+    from.push_back(name);
+    g.fates[name] = {host.name, note};
+  }
+  host.fused_from = from;
+}
+
+}  // namespace
+
+Status fold_constants(PassState& g) {
+  const KernelRegistry& reg = kernel_registry();
+  ThreadPool pool(1);
+  std::vector<NodeDef> kept;
+  for (auto& n : g.nodes) {
+    bool all_const = true;
+    for (const auto& in : n.inputs)
+      if (!in.empty() && !g.constants.count(in)) all_const = false;
+    const KernelDef* def =
+        all_const ? reg.find(n.op_type, n.domain, g.opset, Device::kCpu, Precision::kFp32, nullptr) : nullptr;
+    if (!def) {
+      kept.push_back(std::move(n));
+      continue;
+    }
+    std::vector<const Tensor*> ins;
+    for (const auto& in : n.inputs) ins.push_back(in.empty() ? nullptr : &g.constants[in]);
+    KernelInfo info(n, g.opset, ins);
+    std::unique_ptr<OpKernel> kernel;
+    Status st = def->factory(info, &kernel);
+    FoldContext ctx(n, ins, &pool);
+    if (st.ok()) st = kernel->compute(ctx);
+    if (!st.ok()) {
+      // Leave it to run time, where the same error reaches the caller with the run's context.
+      kept.push_back(std::move(n));
+      continue;
+    }
+    for (size_t i = 0; i < n.outputs.size(); i++)
+      if (!n.outputs[i].empty()) g.constants[n.outputs[i]] = ctx.outputs()[i];
+    std::vector<std::string> tmp;
+    for (const auto& name : origin(n, tmp)) g.fates[name] = {"", "folded to a constant at build"};
+  }
+  g.nodes = std::move(kept);
+  return Status::OK();
+}
+
+Status fold_batchnorm(PassState& g) {
+  auto readers = readers_of(g.nodes);
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t ci = 0; ci < g.nodes.size(); ci++) {
+    NodeDef& conv = g.nodes[ci];
+    if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 || conv.inputs.size() < 2) continue;
+    const std::string& y = conv.outputs[0];
+    auto rit = readers.find(y);
+    if (rit == readers.end() || rit->second.size() != 1 || g.graph_outputs.count(y)) continue;
+    size_t bi = rit->second[0];
+    NodeDef& bn = g.nodes[bi];
+    if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() != 5 || bn.inputs[0] != y) continue;
+    bool used_extra = false;
+    for (size_t k = 1; k < bn.outputs.size(); k++) used_extra |= !bn.outputs[k].empty();
+    if (used_extra || bn.attr_int("spatial", 1) != 1 || bn.attr_int("training_mode", 0) != 0) continue;
+    auto cst = [&](const std::string& name) -> const Tensor* {
+      auto it = g.constants.find(name);
+      return it == g.constants.end() || it->second.dtype() != DType::kFloat32 ? nullptr : &it->second;
+    };
+    const Tensor* W = cst(conv.inputs[1]);
+    const Tensor* B = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? cst(conv.inputs[2]) : nullptr;
+    if (!W || W->rank() < 3 || (conv.inputs.size() > 2 && !conv.inputs[2].empty() && !B)) continue;
+    const Tensor *scale = cst(bn.inputs[1]), *beta = cst(bn.inputs[2]), *mean = cst(bn.inputs[3]), *var = cst(bn.inputs[4]);
+    int64_t C = W->dim(0);
+    if (!scale || !beta || !mean || !var || scale->numel() != C || beta->numel() != C || mean->numel() != C ||
+        var->numel() != C || (B && B->numel() != C))
+      continue;
+    float eps = bn.attr_float("epsilon", 1e-5f);
+    Tensor W2, B2;
+    INT8RT_RETURN_IF_ERROR(Tensor::create(DType::kFloat32, W->dims(), &W2));
+    INT8RT_RETURN_IF_ERROR(Tensor::create(DType::kFloat32, {C}, &B2));
+    int64_t per = W->numel() / C;
+    for (int64_t c = 0; c < C; c++) {
+      float k = scale->data<float>()[c] / std::sqrt(var->data<float>()[c] + eps);
+      for (int64_t j = 0; j < per; j++) W2.data<float>()[c * per + j] = W->data<float>()[c * per + j] * k;
+      float b0 = B ? B->data<float>()[c] : 0.f;
+      B2.data<float>()[c] = (b0 - mean->data<float>()[c]) * k + beta->data<float>()[c];
+    }
+    std::string wname = conv.name + "::W_bn_folded", bname = conv.name + "::B_bn_folded";
+    g.constants[wname] = W2;
+    g.constants[bname] = B2;
+    conv.inputs.resize(std::max<size_t>(conv.inputs.size(), 3));
+    conv.inputs[1] = wname;
+    conv.inputs[2] = bname;
+    conv.outputs[0] = bn.outputs[0];
+    absorb(conv, bn, g, "BatchNormalization folded into the Conv's weights and bias");
+    removed[bi] = true;
+  }
+  std::vector<NodeDef> kept;
+  for (size_t i = 0; i < g.nodes.size(); i++)
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+  return Status::OK();
+}
+
+// Activations the Conv kernel can apply in its epilogue.
+static bool fusable_activation(const NodeDef& n, const PassState& g, NodeDef& conv) {
+  if (!n.domain.empty()) return false;
+  if (n.op_type == "Relu") {
+    conv.set_attr_string("__activation", "Relu");
+    return true;
+  }
+  if (n.op_type == "Clip") {
+    float lo = -INFINITY, hi = INFINITY;
+    if (g.opset < 11) {
+      lo = n.attr_float("min", -INFINITY);
+      hi = n.attr_float("max", INFINITY);
+    } else {
+      for (size_t k = 1; k < n.inputs.size() && k < 3; k++) {
+        if (n.inputs[k].empty()) continue;
+        auto it = g.constants.find(n.inputs[k]);
+        if (it == g.constants.end() || it->second.dtype() != DType::kFloat32 || it->second.numel() != 1) return false;
+        (k == 1 ? lo : hi) = it->second.data<float>()[0];
+      }
+    }
+    conv.set_attr_string("__activation", "Clip");
+    conv.set_attr_float("__clip_min", lo);
+    conv.set_attr_float("__clip_max", hi);
+    return true;
+  }
+  if (n.op_type == "LeakyRelu") {
+    conv.set_attr_string("__activation", "LeakyRelu");
+    conv.set_attr_float("__alpha", n.attr_float("alpha", 0.01f));
+    return true;
+  }
+  if (n.op_type == "HardSigmoid") {
+    conv.set_attr_string("__activation", "HardSigmoid");
+    conv.set_attr_float("__alpha", n.attr_float("alpha", 0.2f));
+    conv.set_attr_float("__beta", n.attr_float("beta", 0.5f));
+    return true;
+  }
+  if (n.op_type == "HardSwish" || n.op_type == "Sigmoid") {
+    conv.set_attr_string("__activation", n.op_type);
+    return true;
+  }
+  return false;
+}
+
+Status fuse_conv_epilogue(PassState& g) {
+  // Iterate to a fixed point: Conv+Add first, then the activation after either.
+  for (int round = 0; round < 2; round++) {
+    auto readers = readers_of(g.nodes);
+    std::vector<bool> removed(g.nodes.size(), false);
+    for (size_t ci = 0; ci < g.nodes.size(); ci++) {
+      if (removed[ci]) continue;
+      NodeDef& conv = g.nodes[ci];
+      if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1) continue;
+      if (!conv.attr_string("__activation", "").empty()) continue;  // already ends in an activation
+      const std::string& y = conv.outputs[0];
+      auto rit = readers.find(y);
+      if (rit == readers.end() || rit->second.size() != 1 || g.graph_outputs.count(y)) continue;
+      size_t ni = rit->second[0];
+      if (removed[ni]) continue;
+      NodeDef& next = g.nodes[ni];
+      NodeDef fused = conv;
+      if (round == 0) {
+        // Conv -> Add(y, r): r becomes the residual input. r must be a computed activation (constants are biases
+        // whose broadcast shape the Conv epilogue does not take).
+        if (next.op_type != "Add" || !next.domain.empty() || next.inputs.size() != 2 || conv.inputs.size() > 3) continue;
+        const std::string& r = next.inputs[0] == y ? next.inputs[1] : next.inputs[0];
+        if (r == y || g.constants.count(r)) continue;
+        fused.inputs.resize(3);
+        fused.inputs.push_back(r);
+        fused.outputs[0] = next.outputs[0];
+        absorb(fused, next, g, "residual Add fused into the Conv's epilogue");
+      } else {
+        if (!fusable_activation(next, g, fused)) continue;
+        fused.outputs[0] = next.outputs[0];
+        absorb(fused, next, g, next.op_type + " fused into the Conv's epilogue");
+      }
+      // The fused node takes the place of the later node: every input it reads is ready there.
+      g.nodes[ni] = std::move(fused);
+      removed[ci] = true;
+    }
+    std::vector<NodeDef> kept;
+    for (size_t i = 0; i < g.nodes.size(); i++)
+      if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+    g.nodes = std::move(kept);
+  }
+  return Status::OK();
+}
+
+}  // namespace int8rt
