@@ -229,7 +229,6 @@ class RunContext : public OpContext {
   size_t num_outputs() const override { return outputs_.size(); }
   bool output_used(size_t i) const override { return i < outputs_.size() && outputs_[i] != nullptr; }
   Status allocate_output(size_t i, DType dtype, const Dims& dims, Tensor** out) override {
-    static Tensor sink;
     int64_t n = dims_numel(dims);
     size_t es = dtype_size(dtype);
     if (n < 0 || es == 0 || size_t(n) > max_allocation_bytes() / es)
