@@ -37,7 +37,11 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
   int opset = -1;
   for (const auto& kv : model.opsets)
     if (kv.first.empty() || kv.first == "ai.onnx") opset = int(kv.second);
-  if (opset < 0) return Status(ErrorCode::kModel, "the model imports no opset for the default ONNX domain");
+  if (opset < 0) {
+    for (const auto& n : model.nodes)
+      if (n.domain.empty()) return Status(ErrorCode::kModel, "the model imports no opset for the default ONNX domain");
+    opset = 21;  // no default-domain node: the number is never consulted
+  }
   if (opset < 7 || opset > 21)
     return Status(ErrorCode::kOpset,
                   "the model uses ONNX opset " + std::to_string(opset) + "; int8rt supports opsets 7 to 21");
@@ -145,10 +149,7 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     std::string why;
     const KernelDef* def = reg.find(n.op_type, n.domain, opset, Device::kCpu, Precision::kFp32, &why);
     if (!def) {
-      ErrorCode code = reg.knows_op(n.op_type, n.domain) ? ErrorCode::kOpset : ErrorCode::kUnsupportedOp;
-      if (!reg.knows_op(n.op_type, n.domain)) code = ErrorCode::kUnsupportedOp;
-      else code = ErrorCode::kUnsupportedOp;
-      return Status(code, "unsupported operator: " + why + " (" + n.describe() + ")");
+      return Status(ErrorCode::kUnsupportedOp, "unsupported operator: " + why + " (" + n.describe() + ")");
     }
     KernelInfo info(n, opset, consts);
     Status st = def->factory(info, &s.kernel);
