@@ -147,8 +147,13 @@ function convertValueInfo(v: onnx.IValueInfoProto, what: string): ValueInfoDesc 
   const name = v.name ?? '';
   if (!name) throw modelError(`a ${what} has no name`);
   const type = v.type;
-  // Sequence, map, optional and sparse values have no tensor element type: dtype 0, and the runtime refuses them.
-  if (!type || !has(type, 'tensorType') || !type.tensorType) return { name, dtype: DataType.UNDEFINED, dims: null };
+  // No type at all: unknown (dtype 0). Sequence, map, optional and sparse values are not tensors: the runtime
+  // refuses them (kind says which).
+  if (!type) return { name, dtype: DataType.UNDEFINED, dims: null };
+  if (!has(type, 'tensorType') || !type.tensorType) {
+    const kind = (['sequenceType', 'mapType', 'optionalType', 'sparseTensorType'] as const).find((k) => has(type, k));
+    return { name, dtype: DataType.UNDEFINED, dims: null, kind: kind ? kind.replace('Type', '') : 'unknown' };
+  }
   const tt = type.tensorType;
   const dtype = tt.elemType ?? 0;
   if (!has(tt, 'shape') || !tt.shape) return { name, dtype, dims: null };

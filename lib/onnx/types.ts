@@ -27,6 +27,8 @@ export interface ValueInfoDesc {
   dtype: number;
   /** null = no shape information; number = fixed dim; string = dim_param ('' when the dim has no name). */
   dims: (number | string)[] | null;
+  /** Set when the value is not a tensor: 'sequence', 'map', 'optional', 'sparseTensor' (int8rt refuses these). */
+  kind?: string;
 }
 
 export interface TensorDesc {

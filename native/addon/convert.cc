@@ -65,8 +65,16 @@ static Status tensor_from_desc(const Napi::Object& t, std::string* name, Tensor*
 
 static Status value_info_from_js(const Napi::Object& o, ValueInfo* vi) {
   vi->name = o.Get("name").IsString() ? o.Get("name").As<Napi::String>().Utf8Value() : std::string();
-  vi->dtype = o.Get("dtype").IsNumber() ? DType(o.Get("dtype").As<Napi::Number>().Int32Value()) : DType::kUndefined;
-  if (!dtype_valid(int32_t(vi->dtype))) vi->dtype = DType::kUndefined;
+  if (o.Get("kind").IsString())
+    return Status(ErrorCode::kUnsupported, "graph value '" + vi->name + "' is a " +
+                                               o.Get("kind").As<Napi::String>().Utf8Value() +
+                                               ", not a tensor; int8rt only handles tensors");
+  int32_t code = o.Get("dtype").IsNumber() ? o.Get("dtype").As<Napi::Number>().Int32Value() : 0;
+  if (code != 0 && !dtype_valid(code))
+    return Status(ErrorCode::kDtype, "graph value '" + vi->name + "' has element type " +
+                                         (code == int32_t(DType::kString) ? std::string("string") : std::to_string(code)) +
+                                         ", which int8rt does not support");
+  vi->dtype = DType(code);
   Napi::Value dv = o.Get("dims");
   if (dv.IsArray()) {
     vi->has_shape = true;
