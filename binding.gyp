@@ -35,7 +35,7 @@
       "sources": ["<!@(node scripts/native-sources.js core)", "<!@(node scripts/native-sources.js addon)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "dependencies": ["int8rt_avx2", "int8rt_avxvnni", "int8rt_neondot"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "ldflags": ["-Wl,--exclude-libs,ALL"],

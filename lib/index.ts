@@ -2,6 +2,3 @@ export { Engine, type EngineOptions, type ValueInfo, type ReportRow } from './en
 export { Tensor, DATA_TYPES, type DataType, type DataTypeMap, type TypedArray } from './tensor';
 export { Int8rtError, ERROR_CODES, type ErrorCode } from './errors';
 export { buildInfo, type BuildInfo } from './native';
-export { loadModel, decodeModel } from './onnx/load';
-export { GraphBuilder } from './onnx/write';
-export type { ModelDescription } from './onnx/types';

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Int8rtError } from './errors';
 import type { ModelDescription } from './onnx/types';
@@ -48,8 +49,17 @@ export interface NativeAddon {
 let addon: NativeAddon | undefined;
 let loadedFrom = '';
 
-/** The package root: dist/cjs/native.js sits two folders below it. */
-export const packageRoot = path.join(__dirname, '..', '..');
+/** The package root: the nearest folder above this file with int8rt's package.json (dist/cjs/ or lib/ below it). */
+export const packageRoot = ((): string => {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'int8rt') return dir;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    if (path.dirname(dir) === dir) return path.join(__dirname, '..', '..');
+  }
+})();
 
 /** Loads the addon on first use: a prebuild for this platform, else a local build (node-gyp-build's rules). */
 export function native(): NativeAddon {

@@ -100,7 +100,15 @@ export async function loadModel(pathOrBytes: string | Uint8Array): Promise<Model
   } catch (e) {
     throw modelError(`cannot read model file '${pathOrBytes}': ${(e as Error).message}`, e);
   }
-  return decodeModel(bytes, { baseDir: path.dirname(path.resolve(pathOrBytes)) });
+  try {
+    return decodeModel(bytes, { baseDir: path.dirname(path.resolve(pathOrBytes)) });
+  } catch (e) {
+    // Name the file: a service loading several models needs to know which one is bad.
+    const err = e as Error & { code?: string };
+    if (err && typeof err.message === 'string' && !err.message.includes(pathOrBytes))
+      err.message = `${pathOrBytes}: ${err.message}`;
+    throw err;
+  }
 }
 
 type GraphPart = Pick<ModelDescription, 'inputs' | 'outputs' | 'initializers' | 'nodes'>;
