@@ -9,7 +9,8 @@
 //   passed       every output matches (floats: |got - expected| <= 1e-7 + 1e-3 * |expected|, NaN equals NaN;
 //                integers and bools exactly; dtype and shape equal)
 //   unsupported  Engine.create refused the model with ERR_INT8RT_UNSUPPORTED_OP, ERR_INT8RT_UNSUPPORTED,
-//                ERR_INT8RT_DTYPE or ERR_INT8RT_OPSET
+//                ERR_INT8RT_DTYPE or ERR_INT8RT_OPSET, or run() refused an input with ERR_INT8RT_UNSUPPORTED (a feature
+//                that depends on an input's value, e.g. Dropout in training mode with a ratio above 0)
 //   failed       anything else: a wrong result, an error at run time, any other error at create, a crash or a hang
 // Tests run in a child process so that a crash in native code fails that one test and the run goes on
 // (--no-isolate runs them in this process). Exit code 1 when any test failed.
@@ -273,6 +274,7 @@ async function runTest(dist, dir, name, opts = {}) {
       try {
         results = await withTimeout(engine.run(feeds), timeoutMs, 'run');
       } catch (e) {
+        if (e && e.code === 'ERR_INT8RT_UNSUPPORTED') return done('unsupported', `${where}run: ${errorText(e)}`);
         return done('failed', `${where}run: ${errorText(e)}`);
       }
       const outNames = engine.outputs.map((o) => o.name);

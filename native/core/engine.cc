@@ -42,9 +42,9 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
       if (n.domain.empty()) return Status(ErrorCode::kModel, "the model imports no opset for the default ONNX domain");
     opset = 21;  // no default-domain node: the number is never consulted
   }
-  if (opset < 7 || opset > 21)
+  if (opset < 7 || opset > 22)
     return Status(ErrorCode::kOpset,
-                  "the model uses ONNX opset " + std::to_string(opset) + "; int8rt supports opsets 7 to 21");
+                  "the model uses ONNX opset " + std::to_string(opset) + "; int8rt supports opsets 7 to 22");
 
   // Names must be unique producers: a graph input, an initializer or exactly one node output.
   std::set<std::string> known;

@@ -30,7 +30,7 @@ void dwconv2d_f32_ref(const DwConvPlane& p, const float* in, const float* w, flo
                       float* out);
 
 #if defined(__x86_64__) || defined(_M_X64)
-// AVX2+FMA: 8 output columns per vector, four vectors in flight, padding materialised in a per-thread buffer;
+// AVX2+FMA: 8 output columns per vector, eight vectors in flight, padding materialised in a per-thread buffer;
 // horizontal strides 1 and 2 (others use the portable kernel). kernels/x86/dwconv-f32-4x8-avx2.cc.
 void dwconv2d_f32_avx2(const DwConvPlane& p, const float* in, const float* w, float bias, const float* residual,
                        float* out);

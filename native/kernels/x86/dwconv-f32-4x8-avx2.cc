@@ -1,13 +1,15 @@
 // Depthwise 2-D convolution, AVX2+FMA.
 //
-// The output plane is cut into units of one row x 8 columns (the last unit of a row may be partial), and units
-// are computed 4 at a time, each with its own accumulator: four independent FMA chains hide the FMA latency even
-// on 7- and 14-wide planes, where a row has only one or two units. Every unit takes the same branch-free path of
-// unit-stride vector loads: when the plane has padding or a partial last unit, it is first copied into a
-// per-thread buffer with zero borders and enough slack that every whole-vector load stays inside. That copy costs
-// one load and store per input element against kh*kw FMAs per output, and removes the scalar border pixels that
-// would otherwise cost as much as a whole vector row on MobileNet's small planes. Stride 2 always copies, splitting
-// each row into its even and odd columns on the way. Other horizontal strides use the portable kernel.
+// The output plane is cut into units of one row x 8 columns (the last unit of a row may be partial). Units are
+// computed 8 at a time, each with its own accumulator, so that the FMA chains hide the FMA latency even on 7- and
+// 14-wide planes where a row has only one or two units. 3x3 kernels with vertical stride 1 take a row-blocked
+// path instead (4 output rows x 8 columns: each input vector is loaded once for up to 3 output rows, the 9 weights
+// stay in registers). Every load is a whole unit-stride vector: when the plane has padding or a partial last unit,
+// it is first copied into a per-thread buffer with zero borders and enough slack that every load stays inside.
+// The copy costs one load and store per input element against kh*kw FMAs per output, and removes the scalar border
+// pixels that would otherwise cost as much as a whole vector row on MobileNet's small planes. Stride 2 always
+// copies, splitting each row into its even and odd columns on the way, so its taps are unit-stride loads too.
+// Other horizontal strides use the portable kernel.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -47,9 +49,9 @@ thread_local PlaneBuffer tl_plane;
 
 constexpr int64_t kMaxKw = 16;  // wider depthwise kernels (none in practice) use the portable kernel
 
-// Output row oy, column ox, tap (ky, kx) reads base[(oy*sh + ky*dh) * ld + ox + xoff[kx]]: `base` is the (padded,
-// for stride 2 also deinterleaved) image and every such read is in bounds, for whole vectors too.
-// Output rows [oy0, OH).
+// Output rows [oy0, OH). Output row oy, column ox, tap (ky, kx) reads base[(oy*sh + ky*dh) * ld + ox + xoff[kx]]:
+// `base` is the (padded, for stride 2 also deinterleaved) image and every such read is in bounds, for whole
+// vectors too.
 void run_units(const DwConvPlane& p, const float* base, int64_t ld, const int64_t* xoff, const float* w, float bias,
                const float* residual, float* out, int64_t oy0 = 0) {
   const int64_t OW = p.OW, nb = (OW + 7) / 8, units = (p.OH - oy0) * nb;
@@ -72,9 +74,12 @@ void run_units(const DwConvPlane& p, const float* base, int64_t ld, const int64_
     }
     return u;
   };
+  // A partial last unit of a row is stored whole when the vector still ends inside the plane: the lanes past the
+  // row end land in later rows, which later units overwrite (AMD's masked stores are slow).
+  const int64_t plane_end = p.OH * OW;
   auto finish = [&](__m256 acc, Unit u) {
     float* o = out + u.oy * OW + u.ox;
-    if (u.ox + 8 <= OW) {
+    if (u.ox + 8 <= OW || u.oy * OW + u.ox + 8 <= plane_end) {
       if (residual) acc = _mm256_add_ps(acc, _mm256_loadu_ps(residual + u.oy * OW + u.ox));
       _mm256_storeu_ps(o, _mm256_min_ps(_mm256_max_ps(acc, vmin), vmax));
     } else {
@@ -130,7 +135,9 @@ int64_t run_rows_3x3(const DwConvPlane& p, const float* base, int64_t ld, const 
   __m256 wv[9];
   for (int i = 0; i < 9; i++) wv[i] = _mm256_broadcast_ss(w + i);
   for (int64_t oy = 0; oy < rows; oy += R) {
-    for (int64_t b = 0; b < nb; b++) {
+    // Blocks right to left, so that a partial last block may be stored whole (see run_units): its spill into the
+    // following rows is overwritten by their blocks, all stored later.
+    for (int64_t b = nb - 1; b >= 0; b--) {
       const int64_t ox = b * 8;
       const float* src = base + oy * ld + ox;
       __m256 acc[R];
@@ -154,7 +161,7 @@ int64_t run_rows_3x3(const DwConvPlane& p, const float* base, int64_t ld, const 
         float* o = out + (oy + i) * OW + ox;
         const float* r = residual ? residual + (oy + i) * OW + ox : nullptr;
         __m256 a = acc[i];
-        if (ox + 8 <= OW) {
+        if (ox + 8 <= OW || (oy + i) * OW + ox + 8 <= p.OH * OW) {
           if (r) a = _mm256_add_ps(a, _mm256_loadu_ps(r));
           _mm256_storeu_ps(o, _mm256_min_ps(_mm256_max_ps(a, vmin), vmax));
         } else {
@@ -167,24 +174,27 @@ int64_t run_rows_3x3(const DwConvPlane& p, const float* base, int64_t ld, const 
   return rows;
 }
 
+// Input columns [c, c + 8) of `srow` with zeros where a column lies outside [0, W): a plain load when the span is
+// inside the row, else a masked one (masked-off lanes never fault, and read as zero).
+inline __m256 load_cols(const float* srow, int64_t c, int64_t W) {
+  if (c >= 0 && c + 8 <= W) return _mm256_loadu_ps(srow + c);
+  if (c + 8 <= 0 || c >= W) return _mm256_setzero_ps();
+  // |c| < W + 8 here, so the int32 lane arithmetic cannot overflow (planes wider than 2^31 never get here).
+  const __m256i col = _mm256_add_epi32(_mm256_set1_epi32(int32_t(c)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i mask = _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(-1)),
+                                        _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(W)), col));
+  return _mm256_maskload_ps(srow + c, mask);
+}
+
 // Writes padded input row `iy` (zeros where iy or a column is outside the input) as `n` floats starting at padded
-// column 0, i.e. input column -pad_l. `n` is a multiple of 8.
+// column 0, i.e. input column -pad_l. `n` is a multiple of 8. One full-vector store per 8 columns.
 void padded_row(const DwConvPlane& p, const float* in, int64_t iy, int64_t n, float* row) {
-  const __m256 zero = _mm256_setzero_ps();
   if (iy < 0 || iy >= p.H) {
-    for (int64_t x = 0; x < n; x += 8) _mm256_storeu_ps(row + x, zero);
+    for (int64_t x = 0; x < n; x += 8) _mm256_storeu_ps(row + x, _mm256_setzero_ps());
     return;
   }
-  const int64_t x0 = std::min(p.pad_l, n);                           // first column holding input
-  const int64_t ncopy = std::max<int64_t>(0, std::min(p.W, n - x0));  // input columns that land in the row
-  // Zero the borders in whole vectors (they may spill into the copied span, which is written afterwards).
-  for (int64_t x = 0; x < x0; x += 8) _mm256_storeu_ps(row + x, zero);
-  for (int64_t x = (x0 + ncopy) / 8 * 8; x < n; x += 8) _mm256_storeu_ps(row + x, zero);
   const float* srow = in + iy * p.W;
-  float* dst = row + x0;
-  int64_t x = 0;
-  for (; x + 8 <= ncopy; x += 8) _mm256_storeu_ps(dst + x, _mm256_loadu_ps(srow + x));
-  for (; x < ncopy; x++) dst[x] = srow[x];
+  for (int64_t x = 0; x < n; x += 8) _mm256_storeu_ps(row + x, load_cols(srow, x - p.pad_l, p.W));
 }
 
 // Stride 1. Rows are short (7..112 floats typically): inline vector copies, no library calls.
@@ -227,18 +237,25 @@ void plane_s2(const DwConvPlane& p, const float* in, const float* w, float bias,
     xoff[kx] = (c & 1 ? half : 0) + c / 2;
   }
   const int64_t ld = 2 * half;
-  float* buf = tl_plane.get(size_t(hp * ld + ld));  // + one row of staging for the interleaved padded row
+  float* buf = tl_plane.get(size_t(hp * ld));
   if (!buf) {
     dwconv2d_f32_ref(p, in, w, bias, residual, out);
     return;
   }
-  float* stage = buf + hp * ld;
+  // Padded column c of a row is input column c - pad_l. Each 16-column span is read straight from the input and
+  // split into 8 even and 8 odd columns.
   for (int64_t y = 0; y < hp; y++) {
-    padded_row(p, in, y - p.pad_t, ld, stage);
     float* even = buf + y * ld;
     float* odd = even + half;
+    const int64_t iy = y - p.pad_t;
+    if (iy < 0 || iy >= p.H) {
+      for (int64_t j = 0; j < ld; j += 8) _mm256_storeu_ps(even + j, _mm256_setzero_ps());
+      continue;
+    }
+    const float* srow = in + iy * p.W;
     for (int64_t j = 0; j < half; j += 8) {
-      const __m256 a = _mm256_loadu_ps(stage + 2 * j), b = _mm256_loadu_ps(stage + 2 * j + 8);
+      const int64_t c = 2 * j - p.pad_l;  // input column of padded column 2j
+      const __m256 a = load_cols(srow, c, p.W), b = load_cols(srow, c + 8, p.W);
       const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
       const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));  // a1 a3 b1 b3 | a5 a7 b5 b7
       _mm256_storeu_ps(even + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
