@@ -82,11 +82,11 @@ export class Tensor<T extends DataType = DataType> {
     if (Array.isArray(data)) {
       const wide = dtype === 'int64' || dtype === 'uint64';
       const ok = (v: unknown) =>
-        typeof v === 'boolean' || typeof v === 'bigint' || (typeof v === 'number' && (!wide || Number.isInteger(v)));
+        typeof v === 'boolean' || (typeof v === 'bigint' && wide) || (typeof v === 'number' && (!wide || Number.isInteger(v)));
       const bad = data.findIndex((v) => !ok(v));
       if (bad >= 0)
         throw new Int8rtError('ERR_INT8RT_DTYPE', `element ${bad} (${String(data[bad])}) cannot be stored in a ${dtype} tensor`);
-      data = new Ctor(data.map((v) => (wide ? BigInt(v) : typeof v === 'boolean' || typeof v === 'bigint' ? Number(v) : v)));
+      data = new Ctor(data.map((v) => (wide ? BigInt(v) : typeof v === 'boolean' ? Number(v) : v)));
     }
     if (!(data instanceof Ctor))
       throw new Int8rtError(

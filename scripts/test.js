@@ -24,7 +24,7 @@ if (nm) {
 }
 
 const report = path.join(os.tmpdir(), `int8rt-vitest-${process.pid}.json`);
-const vitest = require.resolve('vitest/vitest.mjs');
+const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 const args = [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
 const v = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 try {
