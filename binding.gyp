@@ -19,6 +19,15 @@
       "conditions": [["target_arch != 'x64'", { "sources": ["native/core/empty.cc"], "cflags_cc!": ["-mavx2", "-mfma", "-mf16c", "-mavxvnni"] }]]
     },
     {
+      "target_name": "int8rt_avx512vnni",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/native-sources.js avx512vnni)"],
+      "include_dirs": ["native"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "conditions": [["target_arch != 'x64'", { "sources": ["native/core/empty.cc"], "cflags_cc!": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"] }]]
+    },
+    {
       "target_name": "int8rt_neondot",
       "type": "static_library",
       "sources": ["<!@(node scripts/native-sources.js neondot)"],
@@ -34,7 +43,7 @@
       "target_name": "int8rt",
       "sources": ["<!@(node scripts/native-sources.js core)", "<!@(node scripts/native-sources.js addon)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
-      "dependencies": ["int8rt_avx2", "int8rt_avxvnni", "int8rt_neondot"],
+      "dependencies": ["int8rt_avx2", "int8rt_avxvnni", "int8rt_avx512vnni", "int8rt_neondot"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

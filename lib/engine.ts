@@ -3,9 +3,24 @@ import { native, type EngineHandle, type NativeReportRow, type NativeTensor } fr
 import { loadModel } from './onnx/load';
 import { Tensor, type DataType } from './tensor';
 
+export type Precision = 'fp32' | 'int8';
+
+/** Calibrated ranges (amax per tensor), as `calibrate()` returns them. */
+export interface CalibrationRanges {
+  readonly ranges: ReadonlyMap<string, number>;
+  /** SHA-256 of the model the ranges were made for, when known. */
+  readonly modelSha256?: string;
+}
+
 export interface EngineOptions {
   /** Threads one run uses inside an operator (the engine's own pool). Default: one per hardware thread. */
   intraOpThreads?: number;
+  /** 'fp32' (default) or 'int8': static int8 from a calibration; nodes without an int8 path stay fp32, with a reason. */
+  precision?: Precision;
+  /** Required for precision 'int8'. */
+  calibration?: CalibrationRanges;
+  /** Per ONNX node name: 'fp32' or 'int8'. Always obeyed, or Engine.create fails saying why. */
+  nodePrecision?: Record<string, 'fp32' | 'int8'>;
 }
 
 /** A graph input or output: its name, element type and shape; symbolic dims are strings ('N', or '' if unnamed). */
@@ -25,6 +40,10 @@ export interface ReportRow {
   /** The node this one was fused into, when it does not run by itself. */
   fusedInto?: string;
   note?: string;
+  /** Why the node is not int8, when int8 was asked for. */
+  reason?: string;
+  /** A QuantizeLinear/DequantizeLinear that int8rt inserted between float and int8 nodes (not an ONNX node). */
+  boundary?: boolean;
 }
 
 function checkOptions(options: EngineOptions): void {
@@ -33,6 +52,14 @@ function checkOptions(options: EngineOptions): void {
   const t = options.intraOpThreads;
   if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 1024))
     throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `intraOpThreads must be an integer from 0 to 1024, got ${t}`);
+  const p = options.precision;
+  if (p !== undefined && p !== 'fp32' && p !== 'int8')
+    throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `precision must be 'fp32' or 'int8', got '${String(p)}'`);
+  if (p === 'int8' && !(options.calibration?.ranges instanceof Map))
+    throw new Int8rtError(
+      'ERR_INT8RT_CALIBRATION',
+      "precision 'int8' needs a calibration: pass { calibration: await calibrate(model, samples) }",
+    );
 }
 
 /**
@@ -58,7 +85,18 @@ export class Engine {
       throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', 'model must be a file path or the bytes of an ONNX model');
     try {
       const desc = await loadModel(model);
-      const handle = await native().createEngine(desc, { intraOpThreads: options.intraOpThreads ?? 0 });
+      const cal = options.calibration;
+      if (cal?.modelSha256 && cal.modelSha256 !== desc.sha256)
+        throw new Int8rtError(
+          'ERR_INT8RT_CALIBRATION',
+          `the calibration was made for model sha256 ${cal.modelSha256}, this model is ${desc.sha256}`,
+        );
+      const handle = await native().createEngine(desc, {
+        intraOpThreads: options.intraOpThreads ?? 0,
+        precision: options.precision ?? 'fp32',
+        ranges: cal ? Object.fromEntries(cal.ranges) : undefined,
+        nodePrecision: options.nodePrecision,
+      });
       return new Engine(handle);
     } catch (e) {
       throw asInt8rtError(e);

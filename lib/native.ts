@@ -22,6 +22,8 @@ export interface NativeReportRow {
   kernel: string;
   fusedInto?: string;
   note?: string;
+  reason?: string;
+  boundary?: boolean;
 }
 export interface EngineHandle {
   run(names: string[], tensors: NativeTensor[]): Promise<Record<string, NativeTensor>>;
@@ -42,7 +44,16 @@ export interface BuildInfo {
   loadedFrom: string;
 }
 export interface NativeAddon {
-  createEngine(desc: ModelDescription, options: { intraOpThreads?: number }): Promise<EngineHandle>;
+  createEngine(
+    desc: ModelDescription,
+    options: {
+      intraOpThreads?: number;
+      fuseEpilogues?: boolean;
+      precision?: string;
+      ranges?: Record<string, number>;
+      nodePrecision?: Record<string, string>;
+    },
+  ): Promise<EngineHandle>;
   buildInfo(): Omit<BuildInfo, 'loadedFrom'>;
 }
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // The one source of truth for the native source list: the folder layout itself. binding.gyp calls this script
 // and CMakeLists.txt globs the same folders with the same rule. A kernel file's ISA suffix alone decides its
-// compile flags: `...-avx2.cc`, `...-avxvnni.cc`, `...-neondot.cc`, `...-i8mm.cc`; everything else is portable.
-//   node scripts/native-sources.js <group>   group: core | addon | avx2 | avxvnni | neondot | i8mm
+// compile flags: `...-avx2.cc`, `...-avxvnni.cc` (VEX VNNI), `...-avx512vnni.cc` (EVEX VNNI on 256-bit
+// registers), `...-neondot.cc`, `...-i8mm.cc`; everything else is portable.
+//   node scripts/native-sources.js <group>   group: core | addon | avx2 | avxvnni | avx512vnni | neondot | i8mm
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const ISAS = ['avx2', 'avxvnni', 'neondot', 'i8mm'];
+const ISAS = ['avx2', 'avxvnni', 'avx512vnni', 'neondot', 'i8mm'];
 
 function walk(dir, out) {
   for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {

@@ -177,6 +177,8 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
       o.Set("kernel", rows[i].kernel);
       if (!rows[i].fused_into.empty()) o.Set("fusedInto", rows[i].fused_into);
       if (!rows[i].note.empty()) o.Set("note", rows[i].note);
+      if (!rows[i].reason.empty()) o.Set("reason", rows[i].reason);
+      if (rows[i].boundary) o.Set("boundary", true);
       a.Set(uint32_t(i), o);
     }
     return a;
@@ -222,8 +224,46 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
   if (!st.ok()) throw to_js_error(env, st);
   EngineOptions opts;
   if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Value t = info[1].As<Napi::Object>().Get("intraOpThreads");
+    Napi::Object o = info[1].As<Napi::Object>();
+    Napi::Value t = o.Get("intraOpThreads");
     if (t.IsNumber()) opts.intra_op_threads = t.As<Napi::Number>().Int32Value();
+    if (o.Get("fuseEpilogues").IsBoolean()) opts.fuse_epilogues = o.Get("fuseEpilogues").As<Napi::Boolean>().Value();
+    Napi::Value p = o.Get("precision");
+    if (p.IsString()) {
+      std::string ps = p.As<Napi::String>().Utf8Value();
+      if (ps == "int8")
+        opts.precision = Precision::kInt8;
+      else if (ps != "fp32")
+        throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "precision '" + ps + "' is not supported here"));
+    }
+    // ranges: { tensorName: amax }
+    Napi::Value r = o.Get("ranges");
+    if (r.IsObject()) {
+      Napi::Object ro = r.As<Napi::Object>();
+      Napi::Array keys = ro.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); i++) {
+        std::string k = keys.Get(i).ToString().Utf8Value();
+        Napi::Value v = ro.Get(k);
+        if (v.IsNumber()) opts.quant.amax[k] = v.As<Napi::Number>().FloatValue();
+      }
+    }
+    // nodePrecision: { onnxNodeName: 'fp32' | 'int8' }
+    Napi::Value np = o.Get("nodePrecision");
+    if (np.IsObject()) {
+      Napi::Object no = np.As<Napi::Object>();
+      Napi::Array keys = no.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); i++) {
+        std::string k = keys.Get(i).ToString().Utf8Value();
+        std::string v = no.Get(k).ToString().Utf8Value();
+        if (v == "fp32")
+          opts.quant.node_precision[k] = Precision::kFp32;
+        else if (v == "int8")
+          opts.quant.node_precision[k] = Precision::kInt8;
+        else
+          throw to_js_error(env, Status(ErrorCode::kInvalidArgument,
+                                        "nodePrecision['" + k + "'] must be 'fp32' or 'int8', got '" + v + "'"));
+      }
+    }
   }
   auto* w = new BuildWorker(env, std::move(model), opts);
   Napi::Promise p = w->promise();
@@ -244,6 +284,8 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   feats.Set("f16c", f.f16c);
   feats.Set("avxVnni", f.avx_vnni);
   feats.Set("avx512f", f.avx512f);
+  feats.Set("avx512bw", f.avx512bw);
+  feats.Set("avx512vl", f.avx512vl);
   feats.Set("avx512Vnni", f.avx512_vnni);
   feats.Set("neon", f.neon);
   feats.Set("neonDot", f.neon_dot);

@@ -36,6 +36,8 @@ static CpuFeatures detect() {
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
       f.avx2 = ymm_ok && (b & (1u << 5));
       f.avx512f = zmm_ok && (b & (1u << 16));
+      f.avx512bw = zmm_ok && (b & (1u << 30));
+      f.avx512vl = zmm_ok && (b & (1u << 31));
       f.avx512_vnni = zmm_ok && (c & (1u << 11));
     }
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx_vnni = ymm_ok && (a & (1u << 4));
@@ -81,7 +83,8 @@ const char* isa_name(Isa isa) {
 static Isa detect_isa() {
   const CpuFeatures& f = cpu_features();
   Isa best = Isa::kScalar;
-  if (f.avx2 && f.fma) best = f.avx_vnni ? Isa::kAvxVnni : Isa::kAvx2;
+  bool vnni = f.avx_vnni || (f.avx512_vnni && f.avx512vl && f.avx512bw);
+  if (f.avx2 && f.fma) best = vnni ? Isa::kAvxVnni : Isa::kAvx2;
   if (f.neon) best = f.neon_dot ? Isa::kNeonDot : Isa::kNeon;
   if (const char* env = std::getenv("INT8RT_ISA")) {
     Isa want = best;
@@ -96,6 +99,11 @@ static Isa detect_isa() {
     if (same_family && static_cast<int>(want) <= static_cast<int>(best)) best = want;
   }
   return best;
+}
+
+VnniEncoding vnni_encoding() {
+  if (active_isa() != Isa::kAvxVnni) return VnniEncoding::kNone;
+  return cpu_features().avx_vnni ? VnniEncoding::kVex : VnniEncoding::kEvex;
 }
 
 Isa active_isa() {

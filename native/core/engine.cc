@@ -112,11 +112,25 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
   }
   for (size_t i : order) g.nodes.push_back(std::move(model.nodes[i]));
   std::vector<NodeDef> original_nodes = g.nodes;  // for the report (attributes are small)
+  for (const auto& kv : options.quant.node_precision) {
+    bool found = false;
+    for (const auto& n : original_nodes) found |= n.name == kv.first;
+    if (!found)
+      return Status(ErrorCode::kInvalidArgument,
+                    "nodePrecision names node '" + kv.first + "', which the model does not have");
+    if (kv.second == Precision::kInt8 && options.precision != Precision::kInt8)
+      return Status(ErrorCode::kInvalidArgument, "nodePrecision pins node '" + kv.first +
+                                                     "' to int8, which needs precision 'int8' and a calibration");
+  }
 
   // Passes.
   INT8RT_RETURN_IF_ERROR(fold_constants(g));
   INT8RT_RETURN_IF_ERROR(fold_batchnorm(g));
-  INT8RT_RETURN_IF_ERROR(fuse_conv_epilogue(g));
+  INT8RT_RETURN_IF_ERROR(fold_conv_bias_add(g));
+  bool int8 = options.precision == Precision::kInt8;
+  if (options.fuse_epilogues) INT8RT_RETURN_IF_ERROR(fuse_conv_epilogue(g, /*clamp_only=*/int8));
+  std::map<std::string, NodeDecision> decisions;
+  if (int8) INT8RT_RETURN_IF_ERROR(quantize_graph(g, options.quant, &decisions));
 
   // Value ids.
   std::map<std::string, int> ids;
@@ -147,7 +161,9 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     }
     for (const auto& o : n.outputs) s.outputs.push_back(o.empty() ? -1 : id_of(o));
     std::string why;
-    const KernelDef* def = reg.find(n.op_type, n.domain, opset, Device::kCpu, Precision::kFp32, &why);
+    auto dec = decisions.find(n.name);
+    Precision prec = dec == decisions.end() ? Precision::kFp32 : dec->second.precision;
+    const KernelDef* def = reg.find(n.op_type, n.domain, opset, Device::kCpu, prec, &why);
     if (!def) {
       return Status(ErrorCode::kUnsupportedOp, "unsupported operator: " + why + " (" + n.describe() + ")");
     }
@@ -160,6 +176,7 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     }
     s.kernel_name = s.kernel->kernel_name();
     if (s.kernel_name.empty()) s.kernel_name = def->name;
+    s.precision = prec;
     s.node = std::move(n);
     e.steps_.push_back(std::move(s));
   }
@@ -195,14 +212,37 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     r.precision = "fp32";
     auto f = g.fates.find(n.name);
     auto s = by_name.find(n.name);
+    std::string host_name = n.name;
     if (s != by_name.end()) {
       r.kernel = s->second->kernel_name;
+      r.precision = precision_name(s->second->precision);
     } else if (f != g.fates.end()) {
       r.fused_into = f->second.fused_into;
       r.note = f->second.note;
+      host_name = r.fused_into;
       auto host = by_name.find(r.fused_into);
-      if (host != by_name.end()) r.kernel = host->second->kernel_name;
+      if (host != by_name.end()) {
+        r.kernel = host->second->kernel_name;
+        r.precision = precision_name(host->second->precision);
+      }
     }
+    auto dec = decisions.find(host_name);
+    if (int8 && dec != decisions.end() && r.precision != std::string("int8")) r.reason = dec->second.reason;
+    e.report_.push_back(std::move(r));
+  }
+  for (const auto& st : e.steps_) {
+    if (st.node.op_type != "QuantizeLinear" && st.node.op_type != "DequantizeLinear") continue;
+    auto dec = decisions.find(st.node.name);
+    if (dec == decisions.end() || dec->second.reason != "precision boundary") continue;
+    NodeReport r;
+    r.name = st.node.name;
+    r.op_type = st.node.op_type;
+    r.device = "cpu";
+    r.precision = "fp32";
+    r.kernel = st.kernel_name;
+    r.boundary = true;
+    r.note = st.node.op_type == "QuantizeLinear" ? "precision boundary: float to int8"
+                                                 : "precision boundary: int8 to float";
     e.report_.push_back(std::move(r));
   }
 
@@ -294,7 +334,8 @@ Status Engine::check_feed(const ValueInfo& info, const Tensor& t) const {
   return Status::OK();
 }
 
-Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs) const {
+Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs,
+                   RunObserver* observer) const {
   std::vector<Tensor> values(value_names_.size());
   std::vector<bool> fed(inputs_.size(), false);
   for (const auto& f : feeds) {
@@ -312,6 +353,9 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
   }
   for (size_t k = 0; k < inputs_.size(); k++)
     if (!fed[k]) return Status(ErrorCode::kMissingInput, "input '" + inputs_[k].name + "' is missing");
+  if (observer)
+    for (size_t k = 0; k < inputs_.size(); k++)
+      if (values[input_ids_[k]].dtype() == DType::kFloat32) observer->on_value(inputs_[k].name, values[input_ids_[k]]);
 
   std::unique_ptr<RunArena> arena;
   {
@@ -358,6 +402,9 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
         break;
       }
     if (!status.ok()) break;
+    if (observer)
+      for (int id : s.outputs)
+        if (id >= 0 && values[id].dtype() == DType::kFloat32) observer->on_value(value_names_[id], values[id]);
     for (int id : s.release) values[id] = Tensor();
   }
 

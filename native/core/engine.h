@@ -12,11 +12,25 @@
 #include "core/graph.h"
 #include "core/op_kernel.h"
 #include "core/thread_pool.h"
+#include "quant/quantize_pass.h"
 
 namespace int8rt {
 
 struct EngineOptions {
   int intra_op_threads = 0;  // 0: one per hardware thread
+  // Fuse Conv with its residual Add and activation. Calibration engines turn it off so that every ONNX tensor an
+  // int8 plan may need is observable.
+  bool fuse_epilogues = true;
+  // kFp32, or kInt8 for static int8 from calibrated ranges (quant.amax) with per-node overrides (quant.node_precision).
+  Precision precision = Precision::kFp32;
+  QuantizeOptions quant;
+};
+
+// Sees every float32 value a run produces (graph inputs first, then each node's outputs), on the run's thread.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void on_value(const std::string& name, const Tensor& value) = 0;
 };
 
 // One row per ONNX node of the original model.
@@ -24,6 +38,8 @@ struct NodeReport {
   std::string name, op_type, precision, device, kernel;
   std::string fused_into;  // the executed node this one was fused into ("" if it runs itself)
   std::string note;        // e.g. "folded to a constant at build", "fused into Conv 'x'"
+  std::string reason;      // why it is not int8 when int8 was asked for
+  bool boundary = false;   // a QuantizeLinear/DequantizeLinear the planner inserted (not an ONNX node)
 };
 
 class Engine {
@@ -36,7 +52,8 @@ class Engine {
   const std::vector<NodeReport>& report() const { return report_; }
 
   // Feeds are matched by name; outputs come back in the order of outputs(), each owning its memory.
-  Status run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs) const;
+  Status run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs,
+             RunObserver* observer = nullptr) const;
 
  private:
   friend class GraphBuilder;
@@ -47,6 +64,7 @@ class Engine {
     std::vector<int> inputs;   // value ids, -1 for absent optional inputs
     std::vector<int> outputs;  // value ids, -1 for unused optional outputs
     std::vector<int> release;  // values whose last reader is this step
+    Precision precision = Precision::kFp32;
   };
   Status check_feed(const ValueInfo& info, const Tensor& t) const;
 

@@ -166,6 +166,54 @@ Status fold_batchnorm(PassState& g) {
   return Status::OK();
 }
 
+Status fold_conv_bias_add(PassState& g) {
+  auto readers = readers_of(g.nodes);
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t ci = 0; ci < g.nodes.size(); ci++) {
+    NodeDef& conv = g.nodes[ci];
+    if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 || conv.inputs.size() < 2) continue;
+    const std::string& y = conv.outputs[0];
+    auto rit = readers.find(y);
+    if (rit == readers.end() || rit->second.size() != 1 || g.graph_outputs.count(y)) continue;
+    size_t ai = rit->second[0];
+    NodeDef& add = g.nodes[ai];
+    if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2) continue;
+    const std::string& other = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
+    auto wit = g.constants.find(conv.inputs[1]);
+    auto cit = g.constants.find(other);
+    if (other == y || wit == g.constants.end() || cit == g.constants.end()) continue;
+    const Tensor& W = wit->second;
+    const Tensor& C = cit->second;
+    if (W.dtype() != DType::kFloat32 || C.dtype() != DType::kFloat32 || W.rank() < 3) continue;
+    int64_t cout = W.dim(0);
+    size_t spatial = W.rank() - 2;  // the Conv output has rank W.rank(): [N, C, spatial...]
+    // The constant must broadcast as one value per output channel: dims [.., C, 1, ..., 1] with the channel axis at
+    // position 1 of the output, and nothing that would enlarge the output.
+    if (C.numel() != cout || C.rank() > W.rank() || C.rank() < spatial + 1) continue;
+    bool per_channel = C.dim(C.rank() - spatial - 1) == cout;
+    for (size_t d = C.rank() - spatial; d < C.rank(); d++) per_channel &= C.dim(d) == 1;
+    if (!per_channel) continue;
+    const Tensor* B = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? &g.constants[conv.inputs[2]] : nullptr;
+    if (conv.inputs.size() > 2 && !conv.inputs[2].empty() && (!g.constants.count(conv.inputs[2]) || B->numel() != cout))
+      continue;
+    Tensor B2;
+    INT8RT_RETURN_IF_ERROR(Tensor::create(DType::kFloat32, {cout}, &B2));
+    for (int64_t c = 0; c < cout; c++) B2.data<float>()[c] = (B ? B->data<float>()[c] : 0.f) + C.data<float>()[c];
+    std::string bname = conv.name + "::B_add_folded";
+    g.constants[bname] = B2;
+    conv.inputs.resize(std::max<size_t>(conv.inputs.size(), 3));
+    conv.inputs[2] = bname;
+    conv.outputs[0] = add.outputs[0];
+    absorb(conv, add, g, "constant Add folded into the Conv's bias");
+    removed[ai] = true;
+  }
+  std::vector<NodeDef> kept;
+  for (size_t i = 0; i < g.nodes.size(); i++)
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+  return Status::OK();
+}
+
 // Activations the Conv kernel can apply in its epilogue.
 static bool fusable_activation(const NodeDef& n, const PassState& g, NodeDef& conv) {
   if (!n.domain.empty()) return false;
@@ -209,7 +257,7 @@ static bool fusable_activation(const NodeDef& n, const PassState& g, NodeDef& co
   return false;
 }
 
-Status fuse_conv_epilogue(PassState& g) {
+Status fuse_conv_epilogue(PassState& g, bool clamp_only) {
   // Iterate to a fixed point: Conv+Add first, then the activation after either.
   for (int round = 0; round < 2; round++) {
     auto readers = readers_of(g.nodes);
@@ -237,6 +285,7 @@ Status fuse_conv_epilogue(PassState& g) {
         fused.outputs[0] = next.outputs[0];
         absorb(fused, next, g, "residual Add fused into the Conv's epilogue");
       } else {
+        if (clamp_only && next.op_type != "Relu" && next.op_type != "Clip") continue;
         if (!fusable_activation(next, g, fused)) continue;
         fused.outputs[0] = next.outputs[0];
         absorb(fused, next, g, next.op_type + " fused into the Conv's epilogue");

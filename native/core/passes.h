@@ -27,6 +27,9 @@ struct PassState {
 
 Status fold_constants(PassState& g);
 Status fold_batchnorm(PassState& g);
-Status fuse_conv_epilogue(PassState& g);
+// Conv -> Add(constant of shape [C,1,1] / [1,C,1,1] / [C]-broadcastable per channel) becomes the Conv's bias.
+Status fold_conv_bias_add(PassState& g);
+// clamp_only: fuse only Relu/Clip activations (int8 plans keep other activations as their own int8 nodes).
+Status fuse_conv_epilogue(PassState& g, bool clamp_only = false);
 
 }  // namespace int8rt

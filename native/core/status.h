@@ -22,6 +22,7 @@ namespace int8rt {
   X(kTooLarge, "ERR_INT8RT_TOO_LARGE")                          \
   X(kOutOfMemory, "ERR_INT8RT_OUT_OF_MEMORY")                   \
   X(kReleased, "ERR_INT8RT_RELEASED")                           \
+  X(kCalibration, "ERR_INT8RT_CALIBRATION")                     \
   X(kInternal, "ERR_INT8RT_INTERNAL")
 
 enum class ErrorCode : int {

@@ -14,6 +14,8 @@ const KernelRegistry& kernel_registry() {
     register_pool_ops(*r);
     register_shape_ops(*r);
     register_resize_ops(*r);
+    register_quantize_ops(*r);
+    register_int8_ops(*r);
     return r;
   }();
   return *registry;

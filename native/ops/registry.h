@@ -12,5 +12,7 @@ void register_normalization_ops(KernelRegistry& r);  // ops/normalization.cc: Ba
 void register_pool_ops(KernelRegistry& r);           // ops/pool.cc: MaxPool, AveragePool, Global*Pool
 void register_shape_ops(KernelRegistry& r);          // ops/shape.cc: Shape, Reshape, Transpose, Concat, Slice, Gather, Pad, ...
 void register_resize_ops(KernelRegistry& r);         // ops/resize.cc: Resize, Upsample
+void register_quantize_ops(KernelRegistry& r);        // ops/quantize.cc: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear
+void register_int8_ops(KernelRegistry& r);            // ops/int8*.cc: the int8 kernels of quantized graphs (Precision::kInt8)
 
 }  // namespace int8rt

@@ -1,0 +1,68 @@
+// Int8 GEMM: int8 x int8 products accumulated exactly in int32, then requantized (or dequantized) in the epilogue.
+// The implementation picks the ISA at run time: AVX-VNNI / AVX512-VNNI (vpdpbusd), AVX2 (vpmaddwd on
+// sign-extended int16: exact, no vpmaddubsw saturation), scalar reference. Every path equals qgemm_ref bit for bit.
+//
+// Layout: A = weights [M, K] int8 row-major (one row per output channel), packed once at engine build.
+//         B = activations [K, N] int8 row-major with leading dimension ldb (Conv: the im2col matrix or the NCHW input).
+//         C = [M, N] with leading dimension ldc.
+//
+// Epilogue, per element (m, n), in exactly this order (float = IEEE binary32, no other rounding anywhere):
+//   acc  = sum_k A[m,k] * B[k,n]                              (int32, exact)
+//   acc += bias[m]                                             (int32; bias may be null)
+//   v    = (float)acc * multiplier[m]                          (one rounding)
+//   if residual: v = fmaf((float)residual[m*ldr+n], residual_multiplier, v)
+//   int8 output:  q = (int8)nearbyint(min(max(v, qmin), qmax))   (round half to even; qmin/qmax are integers)
+//   float output: C = f32_act_clamp(v)                         (clamped to [fmin, fmax])
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace int8rt {
+
+class ThreadPool;
+
+class QPackedA {
+ public:
+  int64_t M = 0, K = 0;
+  std::vector<int8_t> data;         // layout private to the implementation (may be padded)
+  std::vector<int32_t> row_sums;    // sum_k A[m,k], for kernels that shift activations to uint8
+  int isa = 0;                      // which kernel family the packing is for
+};
+Status qpack_a(const int8_t* A, int64_t lda, int64_t M, int64_t K, QPackedA* out);
+
+struct QEpilogue {
+  const int32_t* bias = nullptr;     // length M
+  const float* multiplier = nullptr; // length M (required)
+  const int8_t* residual = nullptr;  // M x N, leading dimension ldr
+  int64_t ldr = 0;
+  float residual_multiplier = 0.f;
+  int32_t qmin = -128, qmax = 127;   // int8 output clamp (Relu: qmin = 0)
+  float fmin = -INFINITY, fmax = INFINITY;  // float output clamp
+};
+
+// C (int8) = requantize(A * B).
+void qgemm_s8(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, int8_t* C, int64_t ldc,
+              const QEpilogue& ep, ThreadPool* pool);
+// C (float) = dequantize(A * B): the same epilogue with a float result (int8-dynamic, int8 -> fp32 boundaries).
+void qgemm_s8_f32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, float* C, int64_t ldc,
+                  const QEpilogue& ep, ThreadPool* pool);
+// Raw int32 accumulators (tests, MatMulInteger/ConvInteger): C = A * B.
+void qgemm_s8_s32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, int32_t* C, int64_t ldc,
+                  ThreadPool* pool);
+
+// Scalar references, the test oracle (unpacked A).
+void qgemm_ref_s32(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+                   int32_t* C, int64_t ldc);
+void qgemm_ref_s8(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+                  int8_t* C, int64_t ldc, const QEpilogue& ep);
+void qgemm_ref_f32(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
+                   float* C, int64_t ldc, const QEpilogue& ep);
+
+// Which kernel family qgemm uses on this CPU, e.g. "qgemm_s8_avx512vnni_8x16", "qgemm_s8_avx2_4x16", "qgemm_s8_scalar".
+std::string qgemm_kernel_name();
+
+}  // namespace int8rt
