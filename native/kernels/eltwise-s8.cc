@@ -1,0 +1,58 @@
+// Int8 elementwise loops: portable versions and run-time dispatch.
+#include "kernels/eltwise-s8.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/cpu_features.h"
+
+namespace int8rt {
+
+namespace {
+
+inline int8_t round_sat(float v) {
+  v = std::min(std::max(v, -128.f), 127.f);
+  return int8_t(std::nearbyint(v));
+}
+
+void add_portable(const int8_t* a, bool a_vec, const int8_t* b, bool b_vec, int8_t* y, int64_t n, float ma,
+                  float mb) {
+  const int64_t sa = a_vec ? 1 : 0, sb = b_vec ? 1 : 0;
+  for (int64_t i = 0; i < n; i++) y[i] = round_sat(std::fma(float(b[i * sb]), mb, float(a[i * sa]) * ma));
+}
+
+void mul_portable(const int8_t* a, bool a_vec, const int8_t* b, bool b_vec, int8_t* y, int64_t n, float m) {
+  const int64_t sa = a_vec ? 1 : 0, sb = b_vec ? 1 : 0;
+  for (int64_t i = 0; i < n; i++) y[i] = round_sat(float(int32_t(a[i * sa]) * int32_t(b[i * sb])) * m);
+}
+
+void rescale_portable(const int8_t* x, int8_t* y, int64_t n, float m) {
+  for (int64_t i = 0; i < n; i++) y[i] = round_sat(float(x[i]) * m);
+}
+
+}  // namespace
+
+const EltwiseS8Kernels& eltwise_s8_portable() {
+  static const EltwiseS8Kernels k = {"portable", &add_portable, &mul_portable, &rescale_portable};
+  return k;
+}
+
+const EltwiseS8Kernels& eltwise_s8() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx2()) return eltwise_s8_avx2();
+#endif
+  return eltwise_s8_portable();
+}
+
+void clamp_s8(const int8_t* x, int8_t* y, int64_t n, int8_t lo, int8_t hi) {
+  for (int64_t i = 0; i < n; i++) {
+    const int8_t v = x[i] < lo ? lo : x[i];
+    y[i] = v > hi ? hi : v;
+  }
+}
+
+void lookup_s8(const int8_t* x, int8_t* y, int64_t n, const int8_t* table) {
+  for (int64_t i = 0; i < n; i++) y[i] = table[int32_t(x[i]) + 128];
+}
+
+}  // namespace int8rt

@@ -1,0 +1,49 @@
+// Portable range and |x| histogram (see kernels/histogram.h), and the run-time choice of the AVX2 versions.
+#include "kernels/histogram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/cpu_features.h"
+
+namespace int8rt {
+
+RangeF32 range_f32_ref(const float* x, size_t n) {
+  RangeF32 r{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), 0};
+  for (size_t i = 0; i < n; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, &x[i], 4);
+    r.absmax_bits = std::max(r.absmax_bits, bits & 0x7fffffffu);
+    r.min = std::min(r.min, x[i]);
+    r.max = std::max(r.max, x[i]);
+  }
+  return r;
+}
+
+void abs_histogram_f32_ref(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts) {
+  // The clamp happens in float (nbins - 1 is exact for nbins <= 2^24), so the conversion never overflows and the
+  // result equals min(trunc(|x| * inv_width), nbins - 1), exactly as the AVX2 kernel computes it.
+  const float last = float(nbins - 1);
+  for (size_t i = 0; i < n; i++) {
+    const float f = std::min(std::fabs(x[i]) * inv_width, last);
+    counts[(i % kAbsHistogramCopies) * size_t(nbins) + uint32_t(f)]++;
+  }
+}
+
+RangeF32 range_f32(const float* x, size_t n) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx2()) return range_f32_avx2(x, n);
+#endif
+  return range_f32_ref(x, n);
+}
+
+void abs_histogram_f32(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx2()) return abs_histogram_f32_avx2(x, n, inv_width, nbins, counts);
+#endif
+  abs_histogram_f32_ref(x, n, inv_width, nbins, counts);
+}
+
+}  // namespace int8rt

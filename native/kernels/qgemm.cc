@@ -1,0 +1,337 @@
+// The int8 GEMM driver: dispatch to a kernel family, cache blocking, per-call packing of B, threading.
+//
+//   for jc in N by NC        (B block: all of K x NC, packed per call into a thread-local buffer; lives in L2)
+//     for ic in M by MC      (A block: MC x K of the weights packed at build; lives in L2)
+//       block kernel:  for each 16-column B panel (in L1), for each MR-row A panel: MR x 16 tile over all of K,
+//                      accumulators in registers, the epilogue fused into the write-back
+//
+// K is not blocked: a tile's int32 accumulators stay in registers from the first k to the epilogue, so no partial
+// sums are stored. NC and MC are chosen from K so that the blocks fit L2 whatever K is.
+//
+// Threads: each task owns a disjoint rectangle of C (a range of 16-column panels, or of MR-row panels when N is too
+// narrow to share) and runs the loop nest on it with its own packing buffer: tasks never synchronise.
+//
+// Families and layouts: kernels/qgemm-internal.h. A packing (qpack_a) is made for the family chosen at that time and
+// always runs with it.
+#include "kernels/qgemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <new>
+
+#include "core/cpu_features.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/qgemm-internal.h"
+
+namespace int8rt {
+
+using qgemm_internal::Block;
+using qgemm_internal::ceil_div;
+using qgemm_internal::Elem;
+using qgemm_internal::elem_bytes;
+using qgemm_internal::Kernels;
+using qgemm_internal::kNR;
+using qgemm_internal::Output;
+using qgemm_internal::OutKind;
+
+namespace {
+
+// Blocking for cores with >= 512 KiB of L2 (Zen 2-4, Skylake-SP and later, Alder Lake): a packed B block and an A
+// block of about this size each, so both stay in L2 while the tiles run; a 16-column B panel (16 * K bytes, or
+// 32 * K for the int16 family) then sits in L1 for K up to ~1-2 K.
+constexpr int64_t kBBlockBytes = 192 * 1024;
+constexpr int64_t kABlockBytes = 192 * 1024;
+// Below this many multiply-adds a problem runs on the calling thread: waking a worker costs more than it saves.
+constexpr double kMinParallelMacs = double(1 << 18);
+
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Splits [0, n) into steps of at most `max_step` that are multiples of `unit` and as equal as possible.
+int64_t balanced_step(int64_t n, int64_t max_step, int64_t unit) {
+  if (n <= max_step) return round_up(std::max<int64_t>(n, 1), unit);
+  return round_up(ceil_div(n, ceil_div(n, max_step)), unit);
+}
+
+std::atomic<const Kernels*> g_kernels_override{nullptr};
+
+// The family qpack_a packs for.
+const Kernels& pack_kernels() {
+  if (const Kernels* k = g_kernels_override.load(std::memory_order_relaxed)) return *k;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_vnni())
+    return vnni_encoding() == VnniEncoding::kVex ? qgemm_internal::avxvnni_kernels()
+                                                   : qgemm_internal::avx512vnni_kernels();
+  if (use_avx2()) return qgemm_internal::avx2_kernels();
+#endif
+  return qgemm_internal::scalar_kernels();
+}
+
+// A growable 64-byte aligned buffer, one per thread: packing needs no allocation per call once warm, and concurrent
+// runs never share one.
+class ThreadBuffer {
+ public:
+  ~ThreadBuffer() { release(); }
+  void* get(size_t bytes) {
+    if (bytes > cap_) {
+      release();
+      const size_t n = (std::max<size_t>(bytes, 64) + 63) / 64 * 64;
+      p_ = ::operator new(n, std::align_val_t(64), std::nothrow);
+      cap_ = p_ ? n : 0;
+    }
+    return p_;
+  }
+
+ private:
+  void release() {
+    if (p_) ::operator delete(p_, std::align_val_t(64));
+    p_ = nullptr;
+    cap_ = 0;
+  }
+  void* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+thread_local ThreadBuffer tl_pack_b;
+
+struct Problem {
+  const QPackedA* A = nullptr;
+  const Kernels* kern = nullptr;
+  int64_t M = 0, N = 0, K = 0, kg = 0;
+  const int8_t* B = nullptr;
+  int64_t ldb = 0;
+  Output out;
+};
+
+int8_t packed_a_value(const Problem& P, int64_t m, int64_t k) {
+  const Kernels& f = *P.kern;
+  const int64_t g = k / f.kgroup, e = k % f.kgroup, p = m / f.mr, r = m % f.mr;
+  const int64_t at = p * f.mr * P.kg * f.kgroup + (g * f.mr + r) * f.kgroup + e;
+  if (f.a_elem == Elem::kS16) return int8_t(reinterpret_cast<const int16_t*>(P.A->data.data())[at]);
+  return P.A->data[size_t(at)];
+}
+
+// Scalar loops over the packed A: used only if a packing buffer cannot be allocated (never in practice), so that
+// a failed allocation costs speed, not correctness.
+void fallback_range(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const Output& o = P.out;
+  for (int64_t m = m0; m < m1; m++)
+    for (int64_t n = n0; n < n1; n++) {
+      uint32_t acc = 0;
+      for (int64_t k = 0; k < P.K; k++) acc += uint32_t(int32_t(packed_a_value(P, m, k)) * int32_t(P.B[k * P.ldb + n]));
+      if (o.kind == OutKind::kS32) {
+        static_cast<int32_t*>(o.c)[m * o.ldc + n] = int32_t(acc);
+        continue;
+      }
+      const float v = qgemm_internal::epilogue_value(int32_t(acc), o.bias ? o.bias[m] : 0, o.multiplier[m],
+                                                     o.residual ? o.residual + m * o.ldr + n : nullptr,
+                                                     o.residual_multiplier);
+      if (o.kind == OutKind::kS8) static_cast<int8_t*>(o.c)[m * o.ldc + n] = qgemm_internal::epilogue_s8(v, o.lo, o.hi);
+      else static_cast<float*>(o.c)[m * o.ldc + n] = qgemm_internal::epilogue_f32(v, o.lo, o.hi);
+    }
+}
+
+// The loop nest on C[m0..m1) x [n0..n1); m0 is a multiple of MR and n0 of 16.
+void run_blocks(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const Kernels& f = *P.kern;
+  const int64_t group_bytes_b = int64_t(f.kgroup) * elem_bytes(f.b_elem);
+  const int64_t group_bytes_a = int64_t(f.kgroup) * elem_bytes(f.a_elem);
+  const int64_t kg = std::max<int64_t>(P.kg, 1);
+  const int64_t nc_max = std::max<int64_t>(kNR, kBBlockBytes / (kg * group_bytes_b) / kNR * kNR);
+  const int64_t mc_max = std::max<int64_t>(f.mr, kABlockBytes / (kg * group_bytes_a) / f.mr * f.mr);
+  const int64_t nc_step = balanced_step(n1 - n0, nc_max, kNR);
+  const int64_t mc_step = balanced_step(m1 - m0, mc_max, f.mr);
+  const int64_t b_bytes =
+      qgemm_internal::packed_b_elems(std::min(nc_step, n1 - n0), P.kg, f.kgroup) * elem_bytes(f.b_elem);
+  void* bbuf = tl_pack_b.get(size_t(b_bytes));
+  if (!bbuf) {
+    fallback_range(P, m0, m1, n0, n1);
+    return;
+  }
+  Block blk;
+  blk.kg = P.kg;
+  blk.b = bbuf;
+  blk.out = &P.out;
+  const int8_t* a = P.A->data.data();
+  for (int64_t jc = n0; jc < n1; jc += nc_step) {
+    const int64_t nc = std::min(nc_step, n1 - jc);
+    f.pack_b(P.B, P.ldb, P.K, jc, nc, bbuf);
+    for (int64_t ic = m0; ic < m1; ic += mc_step) {
+      blk.m0 = ic;
+      blk.mc = std::min(mc_step, m1 - ic);
+      blk.n0 = jc;
+      blk.nc = nc;
+      blk.a = a + ic * P.kg * group_bytes_a;  // panel ic / MR
+      f.block(blk);
+    }
+  }
+}
+
+int threads_for(const Problem& P, ThreadPool* pool) {
+  if (!pool || pool->num_threads() <= 1) return 1;
+  if (double(P.M) * double(P.N) * double(std::max<int64_t>(P.K, 1)) < kMinParallelMacs) return 1;
+  return pool->num_threads();
+}
+
+// Runs fn(begin, end) over `tasks` equal shares of `units` units of `unit` elements each (the last one clipped to
+// `total`), in parallel.
+template <typename Fn>
+void split(ThreadPool* pool, int tasks, int64_t units, int64_t unit, int64_t total, const Fn& fn) {
+  tasks = int(std::min<int64_t>(tasks, units));
+  if (tasks <= 1) {
+    fn(int64_t(0), total);
+    return;
+  }
+  pool->parallel_tasks(tasks, [&](int64_t t) {
+    const int64_t u0 = units * t / tasks, u1 = units * (t + 1) / tasks;
+    const int64_t b = u0 * unit, e = std::min(total, u1 * unit);
+    if (b < e) fn(b, e);
+  });
+}
+
+// Checks the operands and fills P; false when there is nothing to do or the arguments are unusable (a packing not
+// made by qpack_a, a null or too narrow matrix): then nothing is written.
+bool setup(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, void* C, int64_t ldc, Problem* P) {
+  const Kernels* f = qgemm_internal::kernels_by_id(A.isa);
+  if (!f || A.M <= 0 || N <= 0 || A.K < 0 || !C || ldc < N) return false;
+  const int64_t kg = ceil_div(A.K, f->kgroup);
+  const int64_t bytes = round_up(A.M, f->mr) * kg * f->kgroup * elem_bytes(f->a_elem);
+  if (A.data.size() != size_t(bytes) || A.row_sums.size() != size_t(A.M)) return false;
+  if (A.K > 0 && (!B || ldb < N)) return false;
+  P->A = &A;
+  P->kern = f;
+  P->M = A.M;
+  P->N = N;
+  P->K = A.K;
+  P->kg = kg;
+  P->B = B;
+  P->ldb = ldb;
+  P->out.c = C;
+  P->out.ldc = ldc;
+  if (f->b_elem == Elem::kU8Shifted) P->out.row_sums = A.row_sums.data();
+  return true;
+}
+
+void run(const Problem& P, ThreadPool* pool) {
+  const int tasks = threads_for(P, pool);
+  const int mr = P.kern->mr;
+  const int64_t mp = ceil_div(P.M, mr), np = ceil_div(P.N, kNR);
+  if (tasks <= 1) {
+    run_blocks(P, 0, P.M, 0, P.N);
+  } else if (np >= 2 * tasks || np >= mp) {
+    // Columns: each task packs only its own share of B.
+    split(pool, tasks, np, kNR, P.N, [&](int64_t n0, int64_t n1) { run_blocks(P, 0, P.M, n0, n1); });
+  } else {
+    split(pool, tasks, mp, mr, P.M, [&](int64_t m0, int64_t m1) { run_blocks(P, m0, m1, 0, P.N); });
+  }
+}
+
+void set_epilogue(const QEpilogue& ep, Problem* P) {
+  P->out.bias = ep.bias;
+  P->out.multiplier = ep.multiplier;
+  P->out.residual = ep.residual;
+  P->out.ldr = ep.ldr;
+  P->out.residual_multiplier = ep.residual_multiplier;
+}
+
+}  // namespace
+
+namespace qgemm_internal {
+
+std::vector<const Kernels*> available_kernels() {
+  std::vector<const Kernels*> v{&scalar_kernels()};
+#if defined(__x86_64__) || defined(_M_X64)
+  const CpuFeatures& cf = cpu_features();
+  if (cf.avx2 && cf.fma) {
+    v.push_back(&avx2_kernels());
+    if (cf.avx_vnni) v.push_back(&avxvnni_kernels());
+    if (cf.avx512_vnni && cf.avx512vl && cf.avx512bw) {
+      v.push_back(&avx512vnni_kernels());
+      v.push_back(&avx512vnni_6x16_kernels());
+    }
+  }
+#endif
+  return v;
+}
+
+const Kernels* kernels_by_id(int id) {
+  static const std::vector<const Kernels*> all = available_kernels();
+  for (const Kernels* k : all)
+    if (k->id == id) return k;
+  return nullptr;
+}
+
+void set_kernels_for_testing(const Kernels* k) { g_kernels_override.store(k); }
+
+}  // namespace qgemm_internal
+
+std::string qgemm_kernel_name() { return pack_kernels().name; }
+
+Status qpack_a(const int8_t* A, int64_t lda, int64_t M, int64_t K, QPackedA* out) {
+  if (M < 0 || K < 0) return Status(ErrorCode::kInvalidArgument, "qpack_a: negative dimension");
+  if (M > 0 && K > 0) {
+    if (!A) return Status(ErrorCode::kInvalidArgument, "qpack_a: null matrix");
+    if (lda < K) return Status(ErrorCode::kInvalidArgument, "qpack_a: leading dimension too small");
+  }
+  const Kernels& f = pack_kernels();
+  const int64_t kg = ceil_div(K, f.kgroup), Mp = round_up(M, f.mr);
+  if (double(Mp) * double(kg * f.kgroup) * elem_bytes(f.a_elem) > double(kMaxElements))
+    return Status(ErrorCode::kTooLarge, "qpack_a: matrix too large");
+  const int64_t panel = int64_t(f.mr) * kg * f.kgroup;  // elements
+  try {
+    out->data.assign(size_t(Mp * kg * f.kgroup * elem_bytes(f.a_elem)), 0);
+    out->row_sums.assign(size_t(M), 0);
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kOutOfMemory, "qpack_a: out of memory");
+  }
+  int16_t* d16 = reinterpret_cast<int16_t*>(out->data.data());
+  int8_t* d8 = out->data.data();
+  for (int64_t m = 0; m < M; m++) {
+    const int64_t p = m / f.mr, r = m % f.mr;
+    uint32_t sum = 0;
+    for (int64_t k = 0; k < K; k++) {
+      const int8_t v = A[m * lda + k];
+      sum += uint32_t(int32_t(v));
+      const int64_t g = k / f.kgroup, e = k % f.kgroup;
+      const int64_t at = p * panel + (g * f.mr + r) * f.kgroup + e;
+      if (f.a_elem == Elem::kS16) d16[at] = v;
+      else d8[at] = v;
+    }
+    out->row_sums[size_t(m)] = int32_t(sum);
+  }
+  out->M = M;
+  out->K = K;
+  out->isa = f.id;
+  return Status::OK();
+}
+
+void qgemm_s8(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, int8_t* C, int64_t ldc,
+              const QEpilogue& ep, ThreadPool* pool) {
+  Problem P;
+  if (!ep.multiplier || !setup(A, N, B, ldb, C, ldc, &P)) return;
+  P.out.kind = OutKind::kS8;
+  set_epilogue(ep, &P);
+  qgemm_internal::s8_bounds(ep, &P.out.lo, &P.out.hi);
+  run(P, pool);
+}
+
+void qgemm_s8_f32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, float* C, int64_t ldc,
+                  const QEpilogue& ep, ThreadPool* pool) {
+  Problem P;
+  if (!ep.multiplier || !setup(A, N, B, ldb, C, ldc, &P)) return;
+  P.out.kind = OutKind::kF32;
+  set_epilogue(ep, &P);
+  P.out.lo = ep.fmin;
+  P.out.hi = ep.fmax;
+  run(P, pool);
+}
+
+void qgemm_s8_s32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, int32_t* C, int64_t ldc,
+                  ThreadPool* pool) {
+  Problem P;
+  if (!setup(A, N, B, ldb, C, ldc, &P)) return;
+  P.out.kind = OutKind::kS32;
+  run(P, pool);
+}
+
+}  // namespace int8rt

@@ -1,0 +1,263 @@
+// Conv, int8 (Precision::kInt8): int8 activations in and out, weights quantized per output channel in the factory.
+//
+// Numerics (quant/qnode.h, kernels/qgemm.h): with s_x, s_y the input and output scales and s_w[c] channel c's weight
+// scale, q_w = rne(W / s_w[c]) in [-127, 127], the bias becomes int32 rne(B[c] / (s_x * s_w[c])), and each output is
+// acc = bias[c] + sum q_w * q_x (exact int32), v = (float)acc * (s_x * s_w[c] / s_y), plus the fused residual
+// input 3 as fmaf(q_r, s_r / s_y, v), clamped to the int8 bounds of the fused Relu/Clip and rounded half to even.
+//
+// Execution:
+//   * depthwise (group == C_in == C_out, 1-D/2-D): the direct int8 kernel per channel plane (kernels/dwconv-s8.h);
+//   * everything else: per image and group, Y_g[M/g, P] = W_g[M/g, K] * B[K, P] through qgemm with the weights
+//     packed once here (qpack_a). B is the int8 input itself for 1x1 stride-1 unpadded convs, else an int8 im2col
+//     block (padding reads 0, exact because the zero point is 0) of a column tile, as the float Conv does
+//     (ops/conv.cc): tiles run in parallel, each with its own block and a single-threaded GEMM, when there are
+//     enough of them, otherwise one at a time with the GEMM and im2col threaded.
+// What it refuses (the node then stays fp32, the reason in the precision report): weights or bias that are not
+// constant float32, fused activations other than Relu/Clip.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/dwconv-s8.h"
+#include "kernels/qgemm.h"
+#include "ops/conv_params.h"
+#include "ops/int8_common.h"
+
+namespace int8rt {
+namespace int8ops {
+namespace {
+
+using conv_params::ceil_div;
+
+class ConvS8Kernel final : public OpKernel {
+ public:
+  static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
+    const NodeDef& node = info.node();
+    std::unique_ptr<ConvS8Kernel> k(new ConvS8Kernel());
+    INT8RT_RETURN_IF_ERROR(conv_params::parse_conv_attrs(node, &k->attrs_));
+    if (info.num_inputs() < 2 || !info.has_input(0) || !info.has_input(1))
+      return shape_error(node, "inputs X and W are required");
+    float s_x, s_y;
+    INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
+    INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
+    INT8RT_RETURN_IF_ERROR(fused_activation_bounds(node, s_y, &k->qmin_, &k->qmax_));
+    k->has_residual_ = info.has_input(3);
+    if (k->has_residual_) {
+      float s_r;
+      INT8RT_RETURN_IF_ERROR(node_in_scale(node, 3, &s_r));
+      k->residual_multiplier_ = s_r / s_y;
+    }
+
+    const Tensor* W = info.constant_input(1);
+    if (!W || W->dtype() != DType::kFloat32)
+      return unsupported(node, "int8 Conv needs constant float32 weights");
+    if (W->rank() < 3) return shape_error(node, "W must have rank >= 3, got " + dims_str(W->dims()));
+    const int64_t M = W->dim(0), group = k->attrs_.group;
+    if (M % group != 0)
+      return shape_error(node, "W's output channels (" + std::to_string(M) + ") are not divisible by group " +
+                                   std::to_string(group));
+    const int64_t per = M > 0 ? W->numel() / M : 0;  // C/group * taps
+    const Tensor* B = info.has_input(2) ? info.constant_input(2) : nullptr;
+    if (info.has_input(2) && (!B || B->dtype() != DType::kFloat32))
+      return unsupported(node, "int8 Conv needs a constant float32 bias");
+    if (B && (B->rank() != 1 || B->dim(0) != M))
+      return shape_error(node, "bias " + dims_str(B->dims()) + " must have shape [" + std::to_string(M) + "]");
+
+    k->w_dims_ = W->dims();
+    std::vector<float> s_w;
+    quantize_weights_per_channel(W->data<float>(), M, per, &k->wq_, &s_w);
+    k->multiplier_.resize(size_t(M));
+    k->bias_.assign(size_t(M), 0);
+    for (int64_t c = 0; c < M; c++) {
+      k->multiplier_[size_t(c)] = s_x * s_w[size_t(c)] / s_y;
+      if (B) k->bias_[size_t(c)] = quantize_bias(B->data<float>()[c], s_x, s_w[size_t(c)], per);
+    }
+
+    const int nsp = int(W->rank()) - 2;
+    k->depthwise_ = W->dim(1) == 1 && group == M && nsp <= 2;
+    if (!k->depthwise_ && M > 0 && per > 0) {
+      const int64_t Mg = M / group;
+      k->packed_.resize(size_t(group));
+      for (int64_t g = 0; g < group; g++)
+        INT8RT_RETURN_IF_ERROR(qpack_a(k->wq_.data() + g * Mg * per, per, Mg, per, &k->packed_[size_t(g)]));
+      k->wq_.clear();  // the packed copy is all the GEMM needs
+      k->wq_.shrink_to_fit();
+      k->label_ = "conv_s8_gemm_" + qgemm_kernel_name();
+    } else {
+      k->label_ = use_avx2() ? "conv_s8_depthwise_avx2" : "conv_s8_depthwise";
+    }
+    *out = std::move(k);
+    return Status::OK();
+  }
+
+  std::string kernel_name() const override { return label_; }
+
+  Status compute(OpContext& ctx) const override {
+    const NodeDef& node = ctx.node();
+    const Tensor* X;
+    INT8RT_RETURN_IF_ERROR(int8_input(ctx, 0, &X));
+    conv_params::Geometry g;
+    INT8RT_RETURN_IF_ERROR(conv_params::conv_geometry(node, attrs_, X->dims(), w_dims_, &g));
+    Dims ydims{g.N, g.M};
+    ydims.insert(ydims.end(), g.out.begin(), g.out.end());
+    const Tensor* R = nullptr;
+    if (has_residual_) {
+      INT8RT_RETURN_IF_ERROR(int8_input(ctx, 3, &R));
+      if (R->dims() != ydims)
+        return shape_error(node, "the fused residual " + dims_str(R->dims()) + " must have the output shape " +
+                                     dims_str(ydims));
+    }
+    Tensor* Y = nullptr;
+    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kInt8, ydims, &Y));
+    if (Y->numel() == 0) return Status::OK();
+    const int8_t* res = R ? R->data<int8_t>() : nullptr;
+    if (depthwise_) return depthwise(ctx, g, *X, res, Y);
+    return gemm_conv(ctx, g, *X, res, Y);
+  }
+
+ private:
+  Status depthwise(OpContext& ctx, const conv_params::Geometry& g, const Tensor& X, const int8_t* res,
+                   Tensor* Y) const {
+    const conv_params::Patch2d pp = conv_params::make_patch2d(g);
+    DwConvS8Plane p;
+    p.H = pp.IH;
+    p.W = pp.IW;
+    p.OH = pp.CH;
+    p.OW = pp.CW;
+    p.kh = pp.kh;
+    p.kw = pp.kw;
+    p.sh = pp.sh;
+    p.sw = pp.sw;
+    p.dh = pp.dh;
+    p.dw = pp.dw;
+    p.pad_t = pp.pt;
+    p.pad_l = pp.pl;
+    p.qmin = qmin_;
+    p.qmax = qmax_;
+    const int64_t C = g.C, P = g.out_size, in_size = g.in_size, taps = g.k_size, planes = g.N * C;
+    const size_t ws = (dwconv2d_s8_workspace(p) + 63) / 64 * 64;
+    ThreadPool* pool = ctx.pool();
+    const int64_t work = P * taps;
+    const int tasks = int(std::min<int64_t>(pool->num_threads(), std::max<int64_t>(1, planes * work / 32768)));
+    const int ntasks = std::max(1, std::min<int>(tasks, int(planes)));
+    char* scratch = nullptr;
+    INT8RT_RETURN_IF_ERROR(ctx.scratch(ws * size_t(ntasks), reinterpret_cast<void**>(&scratch)));
+    const int8_t* x = X.data<int8_t>();
+    int8_t* y = Y->data<int8_t>();
+    conv_params::run_items(pool, ntasks, planes, ntasks > 1, [&](int64_t i, int64_t task) {
+      const int64_t c = i % C;
+      DwConvS8Channel ch;
+      ch.w = wq_.data() + c * taps;
+      ch.bias = bias_[size_t(c)];
+      ch.multiplier = multiplier_[size_t(c)];
+      ch.residual = res ? res + i * P : nullptr;
+      ch.residual_multiplier = residual_multiplier_;
+      dwconv2d_s8(p, x + i * in_size, ch, y + i * P, scratch + size_t(task) * ws);
+    });
+    return Status::OK();
+  }
+
+  Status gemm_conv(OpContext& ctx, const conv_params::Geometry& g, const Tensor& X, const int8_t* res,
+                   Tensor* Y) const {
+    const int64_t G = g.group, Cg = g.C / G, Mg = g.M / G, Kg = Cg * g.k_size, P = g.out_size;
+    const int8_t* x = X.data<int8_t>();
+    int8_t* y = Y->data<int8_t>();
+    ThreadPool* pool = ctx.pool();
+
+    if (Kg == 0 || packed_.empty()) {  // no input channels: the output is the requantized bias (+ residual)
+      parallel_for(pool, g.N * g.M, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; i++) {
+          const int64_t c = i % g.M;
+          for (int64_t j = 0; j < P; j++) {
+            const int64_t o = i * P + j;
+            y[o] = res ? requantize_acc(bias_[size_t(c)], multiplier_[size_t(c)], res[o], residual_multiplier_,
+                                        qmin_, qmax_)
+                       : requantize_acc(bias_[size_t(c)], multiplier_[size_t(c)], qmin_, qmax_);
+          }
+        }
+      });
+      return Status::OK();
+    }
+
+    bool pointwise = true;  // 1x1, stride 1, no padding: the input planes are the GEMM's B as they are
+    for (int i = 0; i < g.nsp; i++)
+      pointwise = pointwise && g.k[i] == 1 && g.s[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0;
+    const bool fast2d = g.nsp <= 2;
+    const conv_params::Patch2d p2 = fast2d ? conv_params::make_patch2d(g) : conv_params::Patch2d();
+    const conv_params::PatchNd pn = fast2d ? conv_params::PatchNd() : conv_params::make_patch_nd(g);
+
+    // int8 columns are a quarter of the float ones: the same cache budget holds tiles 4x wider, which we halve to
+    // keep enough tiles for the threads.
+    const int64_t nt = conv_params::tile_cols(Kg, P, 1, 256 << 10), ntiles = ceil_div(P, nt);
+    const int64_t items = g.N * G * ntiles;
+    const int threads = pool->num_threads();
+    const bool tile_parallel = threads > 1 && items >= 2 * threads;
+    const int tasks = tile_parallel ? threads : 1;
+
+    int8_t* scratch = nullptr;
+    if (!pointwise)
+      INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(tasks) * size_t(Kg * nt), reinterpret_cast<void**>(&scratch)));
+
+    // When tiles run in parallel the GEMM and im2col inside each run single-threaded (no nested parallelism).
+    ThreadPool* inner = tile_parallel ? nullptr : pool;
+    conv_params::run_items(pool, tasks, items, tile_parallel, [&](int64_t item, int64_t task) {
+      const int64_t t = item % ntiles, ng = item / ntiles, n = ng / G, gi = ng % G;
+      const int64_t p0 = t * nt, p1 = std::min(P, p0 + nt), ncols = p1 - p0;
+      const int8_t* xg = x + (n * g.C + gi * Cg) * g.in_size;
+      const int8_t* b = xg + p0;
+      int64_t ldb = P;
+      if (!pointwise) {
+        int8_t* col = scratch + task * Kg * nt;
+        const int64_t grain = std::max<int64_t>(1, 16384 / ncols);
+        parallel_for(inner, Kg, grain, [&](int64_t r0, int64_t r1) {
+          if (fast2d)
+            conv_params::im2col_2d(p2, xg, r0, r1, p0, p1, col + r0 * ncols);
+          else
+            conv_params::im2col_nd(pn, xg, r0, r1, p0, p1, col + r0 * ncols);
+        });
+        b = col;
+        ldb = ncols;
+      }
+      const int64_t yoff = (n * g.M + gi * Mg) * P + p0;
+      QEpilogue ep;
+      ep.bias = bias_.data() + gi * Mg;
+      ep.multiplier = multiplier_.data() + gi * Mg;
+      if (res) {
+        ep.residual = res + yoff;
+        ep.ldr = P;
+        ep.residual_multiplier = residual_multiplier_;
+      }
+      ep.qmin = qmin_;
+      ep.qmax = qmax_;
+      qgemm_s8(packed_[size_t(gi)], ncols, b, ldb, y + yoff, P, ep, inner);
+    });
+    return Status::OK();
+  }
+
+  conv_params::ConvAttrs attrs_;
+  Dims w_dims_;
+  bool depthwise_ = false;
+  bool has_residual_ = false;
+  std::vector<int8_t> wq_;          // depthwise: quantized weights [C, taps]
+  std::vector<QPackedA> packed_;    // GEMM: quantized weights packed per group
+  std::vector<int32_t> bias_;       // [M]
+  std::vector<float> multiplier_;   // [M]
+  float residual_multiplier_ = 0.f;
+  int32_t qmin_ = -128, qmax_ = 127;
+  std::string label_ = "conv_s8";
+};
+
+Status make_conv_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) { return ConvS8Kernel::create(info, out); }
+
+}  // namespace
+
+void register_int8_conv_ops(KernelRegistry& r) {
+  r.add({"Conv", "", 1, 0, Device::kCpu, Precision::kInt8, "conv_s8", &make_conv_s8});
+}
+
+}  // namespace int8ops
+}  // namespace int8rt
