@@ -7,40 +7,19 @@
 //
 // MNIST-8 has a fixed batch of 1, so digits run one per call, 100 calls in flight at a time.
 
-import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, expect, test } from 'vitest';
 import { Engine, Tensor } from '../dist/cjs/index.js';
 import { argmax, diff } from './helpers/data';
+import { loadDigits, mnist } from './helpers/mnist';
 import { describeShared, MNIST8_PATH } from './helpers/shared';
 
-interface MnistDigit {
-  length: number;
-  raw: number[];
-}
-const mnist = createRequire(import.meta.url)('mnist') as MnistDigit[];
-
-const PIXELS = 28 * 28;
 const CHUNK = 100;
 
 /** Class counts of the first 10,000 MNIST training images, which is what the package holds. */
 const PACKAGE_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
 /** Class counts of the official MNIST test set (t10k), for contrast. */
 const TEST_SET_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
-
-/** All digits as [1,1,28,28] float32 images (pixels 0..1) with their labels, grouped by class as the package is. */
-function loadDigits(): { images: Float32Array[]; labels: number[] } {
-  const images: Float32Array[] = [];
-  const labels: number[] = [];
-  for (let label = 0; label < 10; label++) {
-    const { raw, length } = mnist[label];
-    for (let i = 0; i < length; i++) {
-      images.push(Float32Array.from(raw.slice(i * PIXELS, (i + 1) * PIXELS)));
-      labels.push(label);
-    }
-  }
-  return { images, labels };
-}
 
 test('the mnist package holds the first 10,000 MNIST training digits, not the test set', () => {
   const counts = mnist.map((d) => d.length);
