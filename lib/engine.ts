@@ -69,6 +69,7 @@ function checkOptions(options: EngineOptions): void {
 export class Engine {
   #handle: EngineHandle;
   #released = false;
+  #coverageChecked = true;
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
 
@@ -97,7 +98,9 @@ export class Engine {
         ranges: cal ? Object.fromEntries(cal.ranges) : undefined,
         nodePrecision: options.nodePrecision,
       });
-      return new Engine(handle);
+      const engine = new Engine(handle);
+      if (options.precision === 'int8') await engine.#checkInt8Coverage();
+      return engine;
     } catch (e) {
       throw asInt8rtError(e);
     }
@@ -134,10 +137,46 @@ export class Engine {
     } catch (e) {
       throw asInt8rtError(e);
     }
+    if (!this.#coverageChecked) this.#warnCoverage();
     const out: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(raw))
       out[name] = new Tensor(t.dtype as DataType, t.data as never, t.dims);
     return out;
+  }
+
+  /** Multiply-accumulates of Conv/Gemm/MatMul in the last run: in total and in int8. */
+  macs(): { total: number; int8: number } {
+    return this.#live().macs();
+  }
+
+  // An int8 engine that runs less than 90% of its MACs in int8 says so once, in one line. With fixed input shapes
+  // the count comes from one run on zeros at build; with symbolic shapes, from the first run.
+  async #checkInt8Coverage(): Promise<void> {
+    this.#coverageChecked = false;
+    const fixed = this.inputs.every(
+      (i) => i.dtype !== 'unknown' && i.dims !== null && i.dims.every((d) => typeof d === 'number'),
+    );
+    if (!fixed) return;
+    const feeds: Record<string, Tensor> = {};
+    for (const i of this.inputs) feeds[i.name] = Tensor.zeros(i.dtype as DataType, i.dims as number[]);
+    try {
+      await this.#handle.run(Object.keys(feeds), Object.values(feeds) as unknown as NativeTensor[]);
+      this.#warnCoverage();
+    } catch {
+      // A model that cannot run on zeros is checked on its first real run instead.
+    }
+  }
+
+  #warnCoverage(): void {
+    this.#coverageChecked = true;
+    const { total, int8 } = this.#handle.macs();
+    if (total > 0 && int8 < 0.9 * total) {
+      const fp = (total - int8) / 1e6;
+      console.warn(
+        `int8rt: only ${((100 * int8) / total).toFixed(1)}% of this model's MACs run in int8 ` +
+          `(${(int8 / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MMAC; ${fp.toFixed(1)} MMAC in fp32): see engine.report() for the reasons`,
+      );
+    }
   }
 
   /** One row per ONNX node: precision, device and kernel, and what was fused or folded. */

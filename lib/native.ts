@@ -31,6 +31,7 @@ export interface EngineHandle {
   outputs(): NativeValueInfo[];
   report(): NativeReportRow[];
   info(): { intraOpThreads: number };
+  macs(): { total: number; int8: number };
   release(): void;
 }
 export interface BuildInfo {

@@ -108,6 +108,13 @@ export class Tensor<T extends DataType = DataType> {
     this.dims = Object.freeze([...shape]);
   }
 
+  /** A tensor of zeros. */
+  static zeros<T extends DataType>(dtype: T, dims: readonly number[]): Tensor<T> {
+    const Ctor = ARRAY_TYPES[dtype] as unknown as new (n: number) => DataTypeMap[T];
+    if (!Ctor) throw new Int8rtError('ERR_INT8RT_DTYPE', `unknown dtype '${String(dtype)}'`);
+    return new Tensor(dtype, new Ctor(dims.reduce((p, d) => p * d, 1)), dims);
+  }
+
   /** Number of elements. */
   get size(): number {
     return this.data.length;

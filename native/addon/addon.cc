@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "addon/calibrate.h"
 #include "addon/convert.h"
 #include "core/cpu_features.h"
 #include "core/engine.h"
@@ -116,7 +117,7 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
                         InstanceMethod("outputs", &EngineHandle::Outputs),
                         InstanceMethod("report", &EngineHandle::Report),
                         InstanceMethod("release", &EngineHandle::Release),
-                        InstanceMethod("info", &EngineHandle::Info)});
+                        InstanceMethod("info", &EngineHandle::Info), InstanceMethod("macs", &EngineHandle::Macs)});
   }
   EngineHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineHandle>(info) {}
   void attach(std::shared_ptr<Engine> e) { engine_ = std::move(e); }
@@ -188,6 +189,16 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
     Engine* e = live(info.Env());
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("intraOpThreads", e->intra_op_threads());
+    return o;
+  }
+
+  Napi::Value Macs(const Napi::CallbackInfo& info) {
+    Engine* e = live(info.Env());
+    double total, int8;
+    e->macs(&total, &int8);
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("total", total);
+    o.Set("int8", int8);
     return o;
   }
 
@@ -321,6 +332,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);
   exports.Set("createEngine", Napi::Function::New(env, CreateEngine));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  register_calibration(env, exports);
   return exports;
 }
 

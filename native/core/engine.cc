@@ -163,11 +163,13 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     std::string why;
     auto dec = decisions.find(n.name);
     Precision prec = dec == decisions.end() ? Precision::kFp32 : dec->second.precision;
-    const KernelDef* def = reg.find(n.op_type, n.domain, opset, Device::kCpu, prec, &why);
+    // Boundaries the int8 planner inserted follow today's QuantizeLinear/DequantizeLinear, whatever the model's opset.
+    int node_opset = n.attr_int("__boundary", 0) ? 21 : opset;
+    const KernelDef* def = reg.find(n.op_type, n.domain, node_opset, Device::kCpu, prec, &why);
     if (!def) {
       return Status(ErrorCode::kUnsupportedOp, "unsupported operator: " + why + " (" + n.describe() + ")");
     }
-    KernelInfo info(n, opset, consts);
+    KernelInfo info(n, node_opset, consts);
     Status st = def->factory(info, &s.kernel);
     if (!st.ok()) {
       if (st.message().find(n.name) == std::string::npos)
@@ -304,6 +306,7 @@ class RunContext : public OpContext {
     return Status::OK();
   }
   ThreadPool* pool() const override { return pool_; }
+  const Tensor* output_tensor(size_t i) const { return i < outputs_.size() ? outputs_[i] : nullptr; }
 
  private:
   const NodeDef& node_;
@@ -315,6 +318,31 @@ class RunContext : public OpContext {
   RunArena* arena_;
   ThreadPool* pool_;
 };
+
+// Multiply-accumulates of one executed node, from its actual shapes.
+double step_macs(RunContext& ctx) {
+  const std::string& op = ctx.node().op_type;
+  const Tensor* x = ctx.input(0);
+  const Tensor* w = ctx.num_inputs() > 1 ? ctx.input(1) : nullptr;
+  if (!x || !w) return 0;
+  if (op == "Conv" || op == "ConvTranspose") {
+    // Every weight element meets every output position once per image: N * W.numel * prod(out spatial) / (C_out
+    // for Conv's [C_out, C_in/g, k..] weights; ConvTranspose reads every input position instead).
+    const Tensor* y = ctx.output_tensor(0);
+    if (!y || y->rank() < 3 || w->rank() < 3) return 0;
+    double spatial = 1;
+    const Tensor* ref = op == "Conv" ? y : x;
+    for (size_t d = 2; d < ref->rank(); d++) spatial *= double(ref->dim(d));
+    return double(x->dim(0)) * double(w->numel()) * spatial;
+  }
+  if (op == "Gemm" || op == "MatMul") {
+    const Tensor* y = ctx.output_tensor(0);
+    if (!y || y->rank() < 1) return 0;
+    int64_t k = ctx.node().op_type == "Gemm" && ctx.node().attr_int("transA", 0) ? x->dim(0) : x->dims().back();
+    return double(y->numel()) * double(k);
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -371,6 +399,7 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
   for (int id : output_ids_) is_output[id] = true;
 
   Status status;
+  double macs_total = 0, macs_int8 = 0;
   for (const Step& s : steps_) {
     std::vector<const Tensor*> ins;
     ins.reserve(s.inputs.size());
@@ -391,6 +420,11 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
     }
     RunContext ctx(s.node, std::move(ins), std::move(outs), std::move(graph_out), arena.get(), pool_.get());
     status = s.kernel->compute(ctx);
+    if (status.ok()) {
+      double m = step_macs(ctx);
+      macs_total += m;
+      if (s.precision == Precision::kInt8) macs_int8 += m;
+    }
     if (!status.ok()) {
       if (status.message().find(s.node.name) == std::string::npos)
         status = Status(status.code(), s.node.describe() + ": " + status.message());
@@ -408,6 +442,11 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
     for (int id : s.release) values[id] = Tensor();
   }
 
+  if (status.ok()) {
+    std::lock_guard<std::mutex> lk(macs_mu_);
+    macs_total_ = macs_total;
+    macs_int8_ = macs_int8;
+  }
   if (status.ok()) {
     outputs->clear();
     for (int id : output_ids_) {

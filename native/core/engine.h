@@ -50,6 +50,13 @@ class Engine {
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
   int intra_op_threads() const { return pool_->num_threads(); }
   const std::vector<NodeReport>& report() const { return report_; }
+  // Multiply-accumulates of Conv/ConvTranspose/Gemm/MatMul in the last completed run, in total and in int8
+  // (0, 0 before any run). Shapes can change per run, so this is measured, not predicted.
+  void macs(double* total, double* int8) const {
+    std::lock_guard<std::mutex> lk(macs_mu_);
+    *total = macs_total_;
+    *int8 = macs_int8_;
+  }
 
   // Feeds are matched by name; outputs come back in the order of outputs(), each owning its memory.
   Status run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs,
@@ -76,6 +83,8 @@ class Engine {
   std::vector<NodeReport> report_;
   std::unique_ptr<ThreadPool> pool_;
 
+  mutable std::mutex macs_mu_;
+  mutable double macs_total_ = 0, macs_int8_ = 0;
   mutable std::mutex arena_mu_;
   mutable std::vector<std::unique_ptr<RunArena>> idle_arenas_;
 };

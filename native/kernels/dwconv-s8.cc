@@ -71,4 +71,11 @@ void dwconv2d_s8(const DwConvS8Plane& p, const int8_t* in, const DwConvS8Channel
   dwconv2d_s8_ref(p, in, ch, out, workspace);
 }
 
+const char* dwconv2d_s8_kernel_name() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx2()) return "dwconv_s8_avx2";
+#endif
+  return "dwconv_s8_scalar";
+}
+
 }  // namespace int8rt

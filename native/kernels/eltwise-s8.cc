@@ -30,10 +30,27 @@ void rescale_portable(const int8_t* x, int8_t* y, int64_t n, float m) {
   for (int64_t i = 0; i < n; i++) y[i] = round_sat(float(x[i]) * m);
 }
 
+void quantize_portable(const float* x, int8_t* y, int64_t n, float scale, int32_t zp) {
+  // Clamped to the bounds shifted by the zero point before rounding (the same as after, the bounds being
+  // integers); a NaN fails both comparisons and lands on the lower bound.
+  const float lo = float(-128 - zp), hi = float(127 - zp);
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i] / scale;
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    y[i] = int8_t(int32_t(std::nearbyint(v)) + zp);
+  }
+}
+
+void dequantize_portable(const int8_t* x, float* y, int64_t n, float scale, int32_t zp) {
+  for (int64_t i = 0; i < n; i++) y[i] = float(int32_t(x[i]) - zp) * scale;
+}
+
 }  // namespace
 
 const EltwiseS8Kernels& eltwise_s8_portable() {
-  static const EltwiseS8Kernels k = {"portable", &add_portable, &mul_portable, &rescale_portable};
+  static const EltwiseS8Kernels k = {"portable",         &add_portable,       &mul_portable, &rescale_portable,
+                                     &quantize_portable, &dequantize_portable};
   return k;
 }
 

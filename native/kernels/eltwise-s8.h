@@ -4,6 +4,8 @@
 //   add:     y = sat(rne(fmaf((float)b, mb, (float)a * ma)))
 //   mul:     y = sat(rne((float)(a * b) * m))
 //   rescale: y = sat(rne((float)x * m))
+//   quantize (float -> int8, QuantizeLinear):    y = sat(rne(x / scale) + zp), NaN -> -128
+//   dequantize (int8 -> float, DequantizeLinear): y = (float)(x - zp) * scale
 // `a_vec` / `b_vec` false means the operand is one value repeated n times (broadcast).
 #pragma once
 #include <cstdint>
@@ -15,6 +17,8 @@ struct EltwiseS8Kernels {
   void (*add)(const int8_t* a, bool a_vec, const int8_t* b, bool b_vec, int8_t* y, int64_t n, float ma, float mb);
   void (*mul)(const int8_t* a, bool a_vec, const int8_t* b, bool b_vec, int8_t* y, int64_t n, float m);
   void (*rescale)(const int8_t* x, int8_t* y, int64_t n, float m);
+  void (*quantize)(const float* x, int8_t* y, int64_t n, float scale, int32_t zp);
+  void (*dequantize)(const int8_t* x, float* y, int64_t n, float scale, int32_t zp);
 };
 
 const EltwiseS8Kernels& eltwise_s8_portable();

@@ -22,14 +22,17 @@ RangeF32 range_f32_ref(const float* x, size_t n) {
   return r;
 }
 
-void abs_histogram_f32_ref(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts) {
-  // The clamp happens in float (nbins - 1 is exact for nbins <= 2^24), so the conversion never overflows and the
-  // result equals min(trunc(|x| * inv_width), nbins - 1), exactly as the AVX2 kernel computes it.
+RangeF32 abs_histogram_f32_ref(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts) {
+  // The clamp happens in float (nbins - 1 is exact for nbins <= 2^24) with NaN taking the bound, so the conversion
+  // never overflows and the result equals min(trunc(|x| * inv_width), nbins - 1), exactly as the AVX2 kernel
+  // computes it.
   const float last = float(nbins - 1);
   for (size_t i = 0; i < n; i++) {
-    const float f = std::min(std::fabs(x[i]) * inv_width, last);
+    const float p = std::fabs(x[i]) * inv_width;
+    const float f = p < last ? p : last;
     counts[(i % kAbsHistogramCopies) * size_t(nbins) + uint32_t(f)]++;
   }
+  return range_f32_ref(x, n);
 }
 
 RangeF32 range_f32(const float* x, size_t n) {
@@ -39,11 +42,11 @@ RangeF32 range_f32(const float* x, size_t n) {
   return range_f32_ref(x, n);
 }
 
-void abs_histogram_f32(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts) {
+RangeF32 abs_histogram_f32(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (use_avx2()) return abs_histogram_f32_avx2(x, n, inv_width, nbins, counts);
 #endif
-  abs_histogram_f32_ref(x, n, inv_width, nbins, counts);
+  return abs_histogram_f32_ref(x, n, inv_width, nbins, counts);
 }
 
 }  // namespace int8rt

@@ -18,18 +18,22 @@ struct RangeF32 {
 RangeF32 range_f32(const float* x, size_t n);
 RangeF32 range_f32_ref(const float* x, size_t n);
 
-// Histogram of |x| for finite x: bin(x) = min(trunc(|x| * inv_width), nbins - 1) with the product rounded to float,
-// so callers that pick inv_width with |x| * inv_width <= nbins (+ rounding) get no index past the last bin.
-// Counts are added to `counts`, which holds kAbsHistogramCopies sub-histograms of nbins each, one after another:
-// consecutive elements go to different copies so that runs of equal bins do not serialise on one counter (load, add,
-// store); the caller sums the copies. x must be finite and n < 2^32. 1 <= nbins <= 2^24.
+// Histogram of |x|: bin(x) = min(trunc(|x| * inv_width), nbins - 1) with the product rounded to float, and in the
+// same pass the range of x as range_f32 gives it (one read of x instead of two). Values past the top edge count in
+// the last bin, so a caller that finds absmax above the top edge regrows the histogram and redoes the pass; non-finite
+// values also count in the last bin (the caller discards the counts when absmax_bits says they are present).
+// `counts` is scratch of abs_histogram_counts(nbins) entries: kAbsHistogramCopies sub-histograms of nbins each, one
+// after another, then a few spare counters the kernel may use. Consecutive elements go to different copies, so that
+// runs of equal bins do not serialise on one counter (load, add, store); the caller sums the copies. Counts are
+// added (the caller zeroes the scratch); n < 2^32; 1 <= nbins <= 2^24.
 constexpr int kAbsHistogramCopies = 4;
-void abs_histogram_f32(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
-void abs_histogram_f32_ref(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
+constexpr size_t abs_histogram_counts(uint32_t nbins) { return size_t(kAbsHistogramCopies) * nbins + 8; }
+RangeF32 abs_histogram_f32(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
+RangeF32 abs_histogram_f32_ref(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
 
 #if defined(__x86_64__) || defined(_M_X64)
 RangeF32 range_f32_avx2(const float* x, size_t n);
-void abs_histogram_f32_avx2(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
+RangeF32 abs_histogram_f32_avx2(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
 #endif
 
 }  // namespace int8rt

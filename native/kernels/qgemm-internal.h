@@ -3,7 +3,7 @@
 //
 // Kernel families. A family fixes the packed layouts and the microkernel:
 //   scalar      kgroup 1, A int8,  B int8,            tile 4 x 16 (portable C++)
-//   avx2        kgroup 2, A int16, B int16,           tile 4 x 16 (vpmaddwd + vpaddd; sign-extended, exact)
+//   avx2        kgroup 2, A int16, B int16,           tile 6 x 16 (vpmaddwd + vpaddd; sign-extended, exact)
 //   avxvnni     kgroup 4, A int8,  B uint8 = b + 128, tile 6 x 16 (VEX vpdpbusd, 16 ymm registers)
 //   avx512vnni  kgroup 4, A int8,  B uint8 = b + 128, tile 8 x 16 (EVEX vpdpbusd on ymm, 32 registers)
 // With B shifted to uint8, sum_k A[m,k] * (B[k,n] + 128) = acc + 128 * row_sums[m]: the kernels subtract
@@ -19,6 +19,9 @@
 //     B[g*kgroup + e, n0 + 16*q + j] at ((g * w) + j) * kgroup + e. Columns past the block are zero.
 //   In the x86 families one group of one column or row is 4 bytes (2 x int16 or 4 x int8), so a group of a
 //   16-column panel is two ymm vectors and a row's group is one broadcast int32.
+//
+// The helper functions below are `static inline`: the ISA-specific files include this header too, and a function
+// with external linkage compiled there (with -mavx512f, say) could be the copy the linker keeps for everyone.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -33,16 +36,16 @@ constexpr int kNR = 16;      // B panel width (an 8-wide panel ends a block whos
 constexpr int kNRTail = 8;
 
 enum class Elem : int { kS8 = 0, kS16 = 1, kU8Shifted = 2 };
-inline int elem_bytes(Elem e) { return e == Elem::kS16 ? 2 : 1; }
+static inline int elem_bytes(Elem e) { return e == Elem::kS16 ? 2 : 1; }
 
 // Width of B panel q of an nc-column block.
-inline int panel_width(int64_t nc, int64_t q) {
+static inline int panel_width(int64_t nc, int64_t q) {
   const int64_t rem = nc - q * kNR;
   return rem >= kNR ? kNR : (rem > kNRTail ? kNR : kNRTail);
 }
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Elements of a packed B block of nc columns.
-inline int64_t packed_b_elems(int64_t nc, int64_t kg, int kgroup) {
+static inline int64_t packed_b_elems(int64_t nc, int64_t kg, int kgroup) {
   const int64_t full = nc / kNR, rem = nc - full * kNR;
   const int64_t width = full * kNR + (rem == 0 ? 0 : (rem > kNRTail ? kNR : kNRTail));
   return width * kg * kgroup;
@@ -55,8 +58,9 @@ struct Output {
   OutKind kind = OutKind::kS8;
   void* c = nullptr;
   int64_t ldc = 0;
-  const int32_t* bias = nullptr;      // kS8/kF32 only
-  const int32_t* row_sums = nullptr;  // shifted families: subtract 128 * row_sums[m]
+  // Added to row m's raw accumulators (wrapping int32), may be null: bias[m] (kS8/kF32), minus 128 * row_sums[m]
+  // for the shifted families.
+  const int32_t* offset = nullptr;
   const float* multiplier = nullptr;  // kS8/kF32
   const int8_t* residual = nullptr;
   int64_t ldr = 0;
@@ -78,14 +82,20 @@ struct Block {
 using PackBFn = void (*)(const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_t nc, void* dst);
 
 struct Kernels {
-  const char* name;  // "qgemm_s8_avx2_4x16"
+  const char* name;  // "qgemm_s8_avx2_6x16"
   int id;            // stored in QPackedA::isa: a packing runs with the family it was made for
   int mr;            // A panel rows (microkernel height)
   int kgroup;        // consecutive k per packed group
   Elem a_elem, b_elem;
   PackBFn pack_b;
   void (*block)(const Block& blk);
+  // N == 1 (may be null: the block kernel then does it): the same contract with nc = 1, the A panels read once as
+  // matrix-vector products. May load up to kAPadBytes past the last A panel.
+  void (*gemv)(const Block& blk);
 };
+
+// Zero bytes qpack_a appends to the packed A, for vector loads that run past its last panel.
+constexpr int64_t kAPadBytes = 32;
 
 enum FamilyId : int { kScalarId = 1, kAvx2Id = 2, kAvxVnniId = 3, kAvx512VnniId = 4, kAvx512Vnni6x16Id = 5 };
 
@@ -104,6 +114,8 @@ const Kernels* kernels_by_id(int id);
 // Tests only: qpack_a packs for `k` from now on (nullptr restores the run-time choice). qgemm always runs the family
 // a packing was made for. Not for concurrent use with qpack_a.
 void set_kernels_for_testing(const Kernels* k);
+// Tests only: makes qgemm take the path of a failed packing-buffer allocation (scalar loops over the packed A).
+void set_fallback_for_testing(bool on);
 
 // Portable packing of B groups [g0, g1) and block columns [j0, j1) (j0 a multiple of 16) in a family's layout: the
 // scalar family's packer, and the ISA packers' tails (the last partial k group, the last partial panel).
@@ -113,25 +125,25 @@ void pack_b_portable(Elem elem, int kgroup, const int8_t* B, int64_t ldb, int64_
 // The epilogue on one element, shared by the references and the scalar kernels; the SIMD kernels perform the same
 // operations in the same order (see kernels/qgemm.h). `acc` is the exact product sum.
 // NaN (only from a NaN/infinite multiplier) clamps to qmin; nearbyint rounds half to even in the default mode.
-inline float epilogue_value(int32_t acc, int32_t bias, float multiplier, const int8_t* residual, float rmul) {
+static inline float epilogue_value(int32_t acc, int32_t bias, float multiplier, const int8_t* residual, float rmul) {
   const int32_t x = int32_t(uint32_t(acc) + uint32_t(bias));  // wraps like the SIMD adds
   float v = float(x) * multiplier;
   if (residual) v = std::fma(float(*residual), rmul, v);
   return v;
 }
-inline int8_t epilogue_s8(float v, float lo, float hi) {
+static inline int8_t epilogue_s8(float v, float lo, float hi) {
   // max(lo, v) then min(.., hi) with the operand order of vmaxps(v, lo) / vminps(hi, .): NaN becomes lo.
   float c = lo < v ? v : lo;
   c = hi < c ? hi : c;
   return int8_t(std::nearbyint(c));
 }
-inline float epilogue_f32(float v, float lo, float hi) {
+static inline float epilogue_f32(float v, float lo, float hi) {
   // The SGEMM clamp: NaN passes through (vmaxps(lo, v), vminps(hi, .)).
   float c = lo > v ? lo : v;
   return hi < c ? hi : c;
 }
 // qmin/qmax as the float bounds the kernels clamp to (intersected with the int8 range).
-inline void s8_bounds(const QEpilogue& ep, float* lo, float* hi) {
+static inline void s8_bounds(const QEpilogue& ep, float* lo, float* hi) {
   *lo = float(ep.qmin < -128 ? -128 : ep.qmin > 127 ? 127 : ep.qmin);
   *hi = float(ep.qmax < -128 ? -128 : ep.qmax > 127 ? 127 : ep.qmax);
 }

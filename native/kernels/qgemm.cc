@@ -11,6 +11,9 @@
 // Threads: each task owns a disjoint rectangle of C (a range of 16-column panels, or of MR-row panels when N is too
 // narrow to share) and runs the loop nest on it with its own packing buffer: tasks never synchronise.
 //
+// N == 1 (a fully connected layer on one sample) runs matrix-vector kernels where the family has them: the packed
+// A is read once, one vector product per k group and row panel instead of a whole tile.
+//
 // Families and layouts: kernels/qgemm-internal.h. A packing (qpack_a) is made for the family chosen at that time and
 // always runs with it.
 #include "kernels/qgemm.h"
@@ -54,6 +57,7 @@ int64_t balanced_step(int64_t n, int64_t max_step, int64_t unit) {
 }
 
 std::atomic<const Kernels*> g_kernels_override{nullptr};
+std::atomic<bool> g_force_fallback{false};
 
 // The family qpack_a packs for.
 const Kernels& pack_kernels() {
@@ -92,7 +96,7 @@ class ThreadBuffer {
   size_t cap_ = 0;
 };
 
-thread_local ThreadBuffer tl_pack_b;
+thread_local ThreadBuffer tl_pack_b, tl_offsets, tl_column;
 
 struct Problem {
   const QPackedA* A = nullptr;
@@ -100,6 +104,7 @@ struct Problem {
   int64_t M = 0, N = 0, K = 0, kg = 0;
   const int8_t* B = nullptr;
   int64_t ldb = 0;
+  const int32_t* bias = nullptr;
   Output out;
 };
 
@@ -118,16 +123,20 @@ void fallback_range(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_
   for (int64_t m = m0; m < m1; m++)
     for (int64_t n = n0; n < n1; n++) {
       uint32_t acc = 0;
-      for (int64_t k = 0; k < P.K; k++) acc += uint32_t(int32_t(packed_a_value(P, m, k)) * int32_t(P.B[k * P.ldb + n]));
+      for (int64_t k = 0; k < P.K; k++)
+        acc += uint32_t(int32_t(packed_a_value(P, m, k)) * int32_t(P.B[k * P.ldb + n]));
       if (o.kind == OutKind::kS32) {
-        static_cast<int32_t*>(o.c)[m * o.ldc + n] = int32_t(acc);
+        static_cast<int32_t*>(o.c)[m * o.ldc + n] = int32_t(acc);  // no bias in the int32 output
         continue;
       }
-      const float v = qgemm_internal::epilogue_value(int32_t(acc), o.bias ? o.bias[m] : 0, o.multiplier[m],
+      // The offset's row-sum term only undoes the shift of the packed B, which this loop does not read.
+      const float v = qgemm_internal::epilogue_value(int32_t(acc), P.bias ? P.bias[m] : 0, o.multiplier[m],
                                                      o.residual ? o.residual + m * o.ldr + n : nullptr,
                                                      o.residual_multiplier);
-      if (o.kind == OutKind::kS8) static_cast<int8_t*>(o.c)[m * o.ldc + n] = qgemm_internal::epilogue_s8(v, o.lo, o.hi);
-      else static_cast<float*>(o.c)[m * o.ldc + n] = qgemm_internal::epilogue_f32(v, o.lo, o.hi);
+      if (o.kind == OutKind::kS8)
+        static_cast<int8_t*>(o.c)[m * o.ldc + n] = qgemm_internal::epilogue_s8(v, o.lo, o.hi);
+      else
+        static_cast<float*>(o.c)[m * o.ldc + n] = qgemm_internal::epilogue_f32(v, o.lo, o.hi);
     }
 }
 
@@ -143,7 +152,7 @@ void run_blocks(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1
   const int64_t mc_step = balanced_step(m1 - m0, mc_max, f.mr);
   const int64_t b_bytes =
       qgemm_internal::packed_b_elems(std::min(nc_step, n1 - n0), P.kg, f.kgroup) * elem_bytes(f.b_elem);
-  void* bbuf = tl_pack_b.get(size_t(b_bytes));
+  void* bbuf = g_force_fallback.load(std::memory_order_relaxed) ? nullptr : tl_pack_b.get(size_t(b_bytes));
   if (!bbuf) {
     fallback_range(P, m0, m1, n0, n1);
     return;
@@ -195,7 +204,7 @@ bool setup(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, void* C, 
   const Kernels* f = qgemm_internal::kernels_by_id(A.isa);
   if (!f || A.M <= 0 || N <= 0 || A.K < 0 || !C || ldc < N) return false;
   const int64_t kg = ceil_div(A.K, f->kgroup);
-  const int64_t bytes = round_up(A.M, f->mr) * kg * f->kgroup * elem_bytes(f->a_elem);
+  const int64_t bytes = round_up(A.M, f->mr) * kg * f->kgroup * elem_bytes(f->a_elem) + qgemm_internal::kAPadBytes;
   if (A.data.size() != size_t(bytes) || A.row_sums.size() != size_t(A.M)) return false;
   if (A.K > 0 && (!B || ldb < N)) return false;
   P->A = &A;
@@ -208,11 +217,54 @@ bool setup(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, void* C, 
   P->ldb = ldb;
   P->out.c = C;
   P->out.ldc = ldc;
-  if (f->b_elem == Elem::kU8Shifted) P->out.row_sums = A.row_sums.data();
+  return true;
+}
+
+// Per-row offsets of the accumulators: bias[m] - 128 * row_sums[m] (shifted families), in wrapping int32. In a
+// buffer of the calling thread, which outlives the parallel section. False if it cannot be allocated.
+bool set_offsets(const int32_t* bias, Problem* P) {
+  P->bias = bias;
+  const bool shifted = P->kern->b_elem == Elem::kU8Shifted;
+  if (!shifted) {
+    P->out.offset = bias;
+    return true;
+  }
+  int32_t* off = static_cast<int32_t*>(tl_offsets.get(size_t(P->M) * sizeof(int32_t)));
+  if (!off) return false;
+  const int32_t* rs = P->A->row_sums.data();
+  for (int64_t m = 0; m < P->M; m++)
+    off[m] = int32_t((bias ? uint32_t(bias[m]) : 0u) - uint32_t(rs[m]) * 128u);
+  P->out.offset = off;
+  return true;
+}
+
+// N == 1: the column is packed once (by the calling thread, into its buffer) and the row panels are shared out.
+// Returns false when the family has no matrix-vector kernel.
+bool run_gemv(const Problem& P, ThreadPool* pool) {
+  const Kernels& f = *P.kern;
+  if (P.N != 1 || !f.gemv) return false;
+  void* col = g_force_fallback.load(std::memory_order_relaxed)
+                  ? nullptr
+                  : tl_column.get(size_t(qgemm_internal::packed_b_elems(1, P.kg, f.kgroup) * elem_bytes(f.b_elem)));
+  if (!col) return false;  // the block path then falls back too
+  f.pack_b(P.B, P.ldb, P.K, 0, 1, col);
+  const int64_t group_bytes_a = int64_t(f.kgroup) * elem_bytes(f.a_elem);
+  split(pool, threads_for(P, pool), ceil_div(P.M, f.mr), f.mr, P.M, [&](int64_t m0, int64_t m1) {
+    Block blk;
+    blk.m0 = m0;
+    blk.mc = m1 - m0;
+    blk.nc = 1;
+    blk.kg = P.kg;
+    blk.a = P.A->data.data() + m0 * P.kg * group_bytes_a;
+    blk.b = col;
+    blk.out = &P.out;
+    f.gemv(blk);
+  });
   return true;
 }
 
 void run(const Problem& P, ThreadPool* pool) {
+  if (run_gemv(P, pool)) return;
   const int tasks = threads_for(P, pool);
   const int mr = P.kern->mr;
   const int64_t mp = ceil_div(P.M, mr), np = ceil_div(P.N, kNR);
@@ -226,12 +278,12 @@ void run(const Problem& P, ThreadPool* pool) {
   }
 }
 
-void set_epilogue(const QEpilogue& ep, Problem* P) {
-  P->out.bias = ep.bias;
+bool set_epilogue(const QEpilogue& ep, Problem* P) {
   P->out.multiplier = ep.multiplier;
   P->out.residual = ep.residual;
   P->out.ldr = ep.ldr;
   P->out.residual_multiplier = ep.residual_multiplier;
+  return set_offsets(ep.bias, P);
 }
 
 }  // namespace
@@ -262,6 +314,7 @@ const Kernels* kernels_by_id(int id) {
 }
 
 void set_kernels_for_testing(const Kernels* k) { g_kernels_override.store(k); }
+void set_fallback_for_testing(bool on) { g_force_fallback.store(on); }
 
 }  // namespace qgemm_internal
 
@@ -279,7 +332,7 @@ Status qpack_a(const int8_t* A, int64_t lda, int64_t M, int64_t K, QPackedA* out
     return Status(ErrorCode::kTooLarge, "qpack_a: matrix too large");
   const int64_t panel = int64_t(f.mr) * kg * f.kgroup;  // elements
   try {
-    out->data.assign(size_t(Mp * kg * f.kgroup * elem_bytes(f.a_elem)), 0);
+    out->data.assign(size_t(Mp * kg * f.kgroup * elem_bytes(f.a_elem) + qgemm_internal::kAPadBytes), 0);
     out->row_sums.assign(size_t(M), 0);
   } catch (const std::bad_alloc&) {
     return Status(ErrorCode::kOutOfMemory, "qpack_a: out of memory");
@@ -287,15 +340,18 @@ Status qpack_a(const int8_t* A, int64_t lda, int64_t M, int64_t K, QPackedA* out
   int16_t* d16 = reinterpret_cast<int16_t*>(out->data.data());
   int8_t* d8 = out->data.data();
   for (int64_t m = 0; m < M; m++) {
-    const int64_t p = m / f.mr, r = m % f.mr;
+    const int8_t* src = A + m * lda;
+    const int64_t row0 = (m / f.mr) * panel + (m % f.mr) * f.kgroup;  // element (m, k = 0)
+    const int64_t gstride = int64_t(f.mr) * f.kgroup;                  // from group g to g + 1
     uint32_t sum = 0;
-    for (int64_t k = 0; k < K; k++) {
-      const int8_t v = A[m * lda + k];
-      sum += uint32_t(int32_t(v));
-      const int64_t g = k / f.kgroup, e = k % f.kgroup;
-      const int64_t at = p * panel + (g * f.mr + r) * f.kgroup + e;
-      if (f.a_elem == Elem::kS16) d16[at] = v;
-      else d8[at] = v;
+    for (int64_t k0 = 0, at = row0; k0 < K; k0 += f.kgroup, at += gstride) {
+      const int n = int(std::min<int64_t>(f.kgroup, K - k0));  // the rest of the group stays zero
+      for (int e = 0; e < n; e++) {
+        const int8_t v = src[k0 + e];
+        sum += uint32_t(int32_t(v));
+        if (f.a_elem == Elem::kS16) d16[at + e] = v;
+        else d8[at + e] = v;
+      }
     }
     out->row_sums[size_t(m)] = int32_t(sum);
   }
@@ -310,7 +366,7 @@ void qgemm_s8(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, int8_t
   Problem P;
   if (!ep.multiplier || !setup(A, N, B, ldb, C, ldc, &P)) return;
   P.out.kind = OutKind::kS8;
-  set_epilogue(ep, &P);
+  if (!set_epilogue(ep, &P)) return;
   qgemm_internal::s8_bounds(ep, &P.out.lo, &P.out.hi);
   run(P, pool);
 }
@@ -320,7 +376,7 @@ void qgemm_s8_f32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, fl
   Problem P;
   if (!ep.multiplier || !setup(A, N, B, ldb, C, ldc, &P)) return;
   P.out.kind = OutKind::kF32;
-  set_epilogue(ep, &P);
+  if (!set_epilogue(ep, &P)) return;
   P.out.lo = ep.fmin;
   P.out.hi = ep.fmax;
   run(P, pool);
@@ -331,6 +387,7 @@ void qgemm_s8_s32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, in
   Problem P;
   if (!setup(A, N, B, ldb, C, ldc, &P)) return;
   P.out.kind = OutKind::kS32;
+  if (!set_offsets(nullptr, &P)) return;
   run(P, pool);
 }
 

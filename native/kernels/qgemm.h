@@ -13,6 +13,12 @@
 //   if residual: v = fmaf((float)residual[m*ldr+n], residual_multiplier, v)
 //   int8 output:  q = (int8)nearbyint(min(max(v, qmin), qmax))   (round half to even; qmin/qmax are integers)
 //   float output: C = f32_act_clamp(v)                         (clamped to [fmin, fmax])
+// Edge cases, identical on every path: int32 sums wrap modulo 2^32 (exact whenever the true value fits, always for
+// K < 131072 without bias); qmin/qmax are first intersected with [-128, 127]; a NaN v (only from non-finite
+// multipliers) gives qmin in int8 and NaN in float; K = 0 gives acc = 0. A null multiplier (s8/f32 outputs) or a
+// packing not made by qpack_a leaves C untouched. Internals and packed layouts: kernels/qgemm-internal.h.
+//
+// Threads: the calls are thread-safe (a QPackedA is read-only once packed); `pool` may be null.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -30,7 +36,8 @@ class QPackedA {
   int64_t M = 0, K = 0;
   std::vector<int8_t> data;         // layout private to the implementation (may be padded)
   std::vector<int32_t> row_sums;    // sum_k A[m,k], for kernels that shift activations to uint8
-  int isa = 0;                      // which kernel family the packing is for
+  int isa = 0;                      // which kernel family the packing is for (qgemm_internal::FamilyId); the
+                                    // family chosen when qpack_a ran, which every later qgemm on it uses
 };
 Status qpack_a(const int8_t* A, int64_t lda, int64_t M, int64_t K, QPackedA* out);
 
@@ -62,7 +69,8 @@ void qgemm_ref_s8(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda,
 void qgemm_ref_f32(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
                    float* C, int64_t ldc, const QEpilogue& ep);
 
-// Which kernel family qgemm uses on this CPU, e.g. "qgemm_s8_avx512vnni_8x16", "qgemm_s8_avx2_4x16", "qgemm_s8_scalar".
+// Which kernel family qpack_a packs for on this CPU (INT8RT_ISA applies), e.g. "qgemm_s8_avx512vnni_8x16",
+// "qgemm_s8_avxvnni_6x16", "qgemm_s8_avx2_6x16", "qgemm_s8_scalar_4x16".
 std::string qgemm_kernel_name();
 
 }  // namespace int8rt

@@ -88,7 +88,7 @@ class ConvS8Kernel final : public OpKernel {
       k->wq_.shrink_to_fit();
       k->label_ = "conv_s8_gemm_" + qgemm_kernel_name();
     } else {
-      k->label_ = use_avx2() ? "conv_s8_depthwise_avx2" : "conv_s8_depthwise";
+      k->label_ = std::string("conv_s8_depthwise_") + dwconv2d_s8_kernel_name();
     }
     *out = std::move(k);
     return Status::OK();

@@ -32,6 +32,7 @@
 
 #include "core/engine.h"
 #include "core/status.h"
+#include "core/thread_pool.h"
 
 namespace int8rt {
 
@@ -47,8 +48,8 @@ class TensorStats {
   static constexpr uint32_t kInitialBins = 2048;
   static constexpr uint32_t kMaxBins = 1u << 16;
 
-  // Folds n values in. Non-finite values are counted and skipped.
-  void add(const float* x, size_t n);
+  // Folds n values in. Non-finite values are counted and skipped. Large tensors are split over `pool` if given.
+  void add(const float* x, size_t n, ThreadPool* pool = nullptr);
 
   uint64_t count() const { return count_; }          // finite values seen
   uint64_t nonfinite() const { return nonfinite_; }  // NaN and +-inf values skipped
@@ -66,6 +67,8 @@ class TensorStats {
 
  private:
   void add_finite(const float* x, size_t n, float lo, float hi, float amax);
+  void note_range(size_t n, float lo, float hi, float amax);
+  void merge_copies(const std::vector<uint32_t>& scratch);  // adds the kernel's sub-histograms to bins_
   void cover(float amax);  // grows the histogram so that its top edge is >= amax
 
   uint64_t count_ = 0, nonfinite_ = 0, pending_zeros_ = 0;
@@ -96,14 +99,18 @@ struct TensorRange {
 // the tensor table has its own lock, and each tensor's statistics are updated under that tensor's lock.
 class Calibrator : public RunObserver {
  public:
+  // `threads` > 1: large tensors are histogrammed, and ranges computed, on a pool of that many threads (the observer
+  // runs on the engine run's thread, between nodes, while the engine's own pool is idle).
+  explicit Calibrator(int threads = 1);
+  ~Calibrator() override;
+
   void on_value(const std::string& name, const Tensor& value) override;
   // The same, for raw data (tests, and callers that hold values outside an engine run).
   void observe(const std::string& name, const float* x, size_t n);
 
   // The ranges of every observed tensor, in the order tensors were first seen. Runs may still be observing: each
-  // tensor is read under its lock. `pool` (optional) computes tensors in parallel.
-  Status finish(CalibrationMethod method, double percentile, std::vector<TensorRange>* out,
-                ThreadPool* pool = nullptr) const;
+  // tensor is read under its lock.
+  Status finish(CalibrationMethod method, double percentile, std::vector<TensorRange>* out) const;
 
   size_t tensor_count() const;
 
@@ -115,6 +122,7 @@ class Calibrator : public RunObserver {
   };
   Entry* entry(const std::string& name);
 
+  std::unique_ptr<ThreadPool> pool_;
   mutable std::mutex table_mu_;
   std::unordered_map<std::string, Entry*> table_;
   std::vector<std::unique_ptr<Entry>> entries_;  // first-seen order; entries are never removed

@@ -203,6 +203,7 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
     NodeDef q;
     q.op_type = "QuantizeLinear";
     q.name = x + "::quantize";
+    q.set_attr_int("__boundary", 1);
     scalar_const(x + "::scale", int8_scale[x]);
     zero_point(x + "::zero_point");
     q.inputs = {x, x + "::scale", x + "::zero_point"};
@@ -213,6 +214,7 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
     NodeDef q;
     q.op_type = "DequantizeLinear";
     q.name = x + "::dequantize";
+    q.set_attr_int("__boundary", 1);
     scalar_const(x + "::scale", int8_scale[x]);
     zero_point(x + "::zero_point");
     q.inputs = {qname(x), x + "::scale", x + "::zero_point"};

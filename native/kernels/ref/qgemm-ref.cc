@@ -93,16 +93,18 @@ void pack_b_scalar(const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_t 
   pack_b_portable(Elem::kS8, 1, B, ldb, K, n0, nc, 0, K, 0, nc, dst);
 }
 
-// Wrapping uint32 sums (the SIMD kernels' int32 adds), exact whenever the true sum fits int32.
+// Products in int16 (|a * b| <= 16384: exact; narrow lanes vectorise better), sums in wrapping uint32 like the SIMD
+// kernels' int32 adds, exact whenever the true sum fits int32.
 template <int W>
 void tile_scalar(int64_t K, const int8_t* a, const int8_t* b, uint32_t (&acc)[kScalarMR][kNR]) {
   for (int r = 0; r < kScalarMR; r++)
     for (int j = 0; j < kNR; j++) acc[r][j] = 0;
   for (int64_t k = 0; k < K; k++) {
-    const int8_t* bk = b + k * W;
+    int16_t bk[W];
+    for (int j = 0; j < W; j++) bk[j] = b[k * W + j];
     for (int r = 0; r < kScalarMR; r++) {
-      const int32_t ar = a[k * kScalarMR + r];
-      for (int j = 0; j < W; j++) acc[r][j] += uint32_t(ar * int32_t(bk[j]));
+      const int16_t ar = a[k * kScalarMR + r];
+      for (int j = 0; j < W; j++) acc[r][j] += uint32_t(int32_t(int16_t(ar * bk[j])));
     }
   }
 }
@@ -124,16 +126,17 @@ void block_scalar(const Block& blk) {
       const int rows = int(blk.mc - i < kScalarMR ? blk.mc - i : kScalarMR);
       for (int r = 0; r < rows; r++) {
         const int64_t m = blk.m0 + i + r, n = blk.n0 + j;
+        const int32_t offset = o.offset ? o.offset[m] : 0;
         if (o.kind == OutKind::kS32) {
           int32_t* c = static_cast<int32_t*>(o.c) + m * o.ldc + n;
-          for (int t = 0; t < cols; t++) c[t] = int32_t(acc[r][t]);
+          for (int t = 0; t < cols; t++) c[t] = int32_t(acc[r][t] + uint32_t(offset));
           continue;
         }
-        const int32_t bias = o.bias ? o.bias[m] : 0;
         const float mult = o.multiplier[m];
         const int8_t* res = o.residual ? o.residual + m * o.ldr + n : nullptr;
         for (int t = 0; t < cols; t++) {
-          const float v = epilogue_value(int32_t(acc[r][t]), bias, mult, res ? res + t : nullptr, o.residual_multiplier);
+          const float v =
+              epilogue_value(int32_t(acc[r][t]), offset, mult, res ? res + t : nullptr, o.residual_multiplier);
           if (o.kind == OutKind::kS8) static_cast<int8_t*>(o.c)[m * o.ldc + n + t] = epilogue_s8(v, lo, hi);
           else static_cast<float*>(o.c)[m * o.ldc + n + t] = epilogue_f32(v, lo, hi);
         }
@@ -143,7 +146,7 @@ void block_scalar(const Block& blk) {
 }
 
 const Kernels kScalar = {
-    "qgemm_s8_scalar_4x16", kScalarId, kScalarMR, 1, Elem::kS8, Elem::kS8, pack_b_scalar, block_scalar,
+    "qgemm_s8_scalar_4x16", kScalarId, kScalarMR, 1, Elem::kS8, Elem::kS8, pack_b_scalar, block_scalar, nullptr,
 };
 
 }  // namespace

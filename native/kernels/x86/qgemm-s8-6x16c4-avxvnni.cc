@@ -12,14 +12,16 @@ namespace qgemm_internal {
 namespace {
 
 struct DotVnniVex {
-  // {vex} vpdpbusd acc, b (uint8), a (int8); "x": ymm0-15, the VEX-encodable registers.
-  static inline void step(__m256i& acc, __m256i b, __m256i a) {
-    __asm__("{vex} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(b), "x"(a));
+  // {vex} vpdpbusd acc, b (uint8), a (int8) ("%{" escapes the brace); "x": ymm0-15, the VEX-encodable registers.
+  static inline __m256i step(__m256i acc, __m256i b, __m256i a) {
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(b), "x"(a));
+    return acc;
   }
 };
 
 const Kernels kAvxVnni = {
     "qgemm_s8_avxvnni_6x16", kAvxVnniId, 6, 4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted, block<6, DotVnniVex>,
+    gemv<6, DotVnniVex>,
 };
 
 }  // namespace

@@ -18,16 +18,19 @@ namespace {
 
 struct DotVnniEvex {
   // vpdpbusd acc, b (uint8), a (int8); "v": any of the 32 ymm registers.
-  static inline void step(__m256i& acc, __m256i b, __m256i a) { __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a)); }
+  static inline __m256i step(__m256i acc, __m256i b, __m256i a) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(a));
+    return acc;
+  }
 };
 
 const Kernels kAvx512Vnni = {
     "qgemm_s8_avx512vnni_8x16", kAvx512VnniId, 8,          4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted,
-    block<8, DotVnniEvex>,
+    block<8, DotVnniEvex>, gemv<8, DotVnniEvex>,
 };
 const Kernels kAvx512Vnni6x16 = {
     "qgemm_s8_avx512vnni_6x16", kAvx512Vnni6x16Id, 6,      4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted,
-    block<6, DotVnniEvex>,
+    block<6, DotVnniEvex>, gemv<6, DotVnniEvex>,
 };
 
 }  // namespace

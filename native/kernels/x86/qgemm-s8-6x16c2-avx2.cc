@@ -1,7 +1,7 @@
 // AVX2 int8 GEMM family: operands sign-extended to int16 in pairs of consecutive k (A at qpack_a, B per call), and
 // vpmaddwd + vpaddd: each 32-bit lane gets a[k] * b[k] + a[k+1] * b[k+1], at most 2 * 128 * 128 = 32768 in
 // magnitude, so the products and their int32 sums are exact (vpmaddubsw, whose int16 sums saturate, is never used).
-// Tile 4 x 16: 8 accumulators, two B vectors, one broadcast A pair and one product temporary.
+// Tile 6 x 16: 12 accumulators, two B vectors, one broadcast A pair and one product temporary: all 16 ymm registers.
 #include <immintrin.h>
 
 #include "kernels/qgemm-internal.h"
@@ -12,13 +12,14 @@ namespace qgemm_internal {
 namespace {
 
 struct DotMaddwd {
-  static inline void step(__m256i& acc, __m256i b, __m256i a) {
+  static inline __m256i step(__m256i acc, __m256i b, __m256i a) {
     const __m256i p = _mm256_madd_epi16(b, a);
     __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(p));
+    return acc;
   }
 };
 
-constexpr int kMR = 4;
+constexpr int kMR = 6;
 
 // B pairs of rows interleaved byte-wise, then sign-extended: group g of a 16-column panel is
 // [b(2g, c) b(2g+1, c)] for c = 0..15 as int16, 64 bytes.
@@ -44,7 +45,8 @@ void pack_b_c2_s16(const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_t 
 }
 
 const Kernels kAvx2 = {
-    "qgemm_s8_avx2_4x16", kAvx2Id, kMR, 2, Elem::kS16, Elem::kS16, pack_b_c2_s16, block<kMR, DotMaddwd>,
+    "qgemm_s8_avx2_6x16", kAvx2Id, kMR, 2, Elem::kS16, Elem::kS16, pack_b_c2_s16, block<kMR, DotMaddwd>,
+    gemv<kMR, DotMaddwd>,
 };
 
 }  // namespace

@@ -1,0 +1,236 @@
+// N-API bindings of the calibrator (see addon/calibrate.h). As in addon.cc, everything that takes time (building the
+// engine, running it under the observer, computing ranges) runs on libuv's worker threads; the JavaScript thread
+// only converts arguments and settles promises.
+#include "addon/calibrate.h"
+
+#include <memory>
+
+#include "addon/convert.h"
+#include "core/engine.h"
+#include "quant/calibrator.h"
+
+namespace int8rt {
+namespace addon {
+
+namespace {
+
+// What a CalibratorHandle owns: the calibration engine and the statistics. Workers hold it by shared_ptr, so a
+// release() while runs are in flight lets them finish.
+struct CalibrationState {
+  std::shared_ptr<Engine> engine;
+  std::unique_ptr<Calibrator> calibrator;  // as many threads as the engine's pool
+};
+
+class CalibratorHandle : public Napi::ObjectWrap<CalibratorHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "CalibratorHandle",
+                       {InstanceMethod("observe", &CalibratorHandle::Observe),
+                        InstanceMethod("finish", &CalibratorHandle::Finish),
+                        InstanceMethod("tensorCount", &CalibratorHandle::TensorCount),
+                        InstanceMethod("release", &CalibratorHandle::Release)});
+  }
+  CalibratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CalibratorHandle>(info) {}
+  void attach(std::shared_ptr<CalibrationState> s) { state_ = std::move(s); }
+
+ private:
+  const std::shared_ptr<CalibrationState>& live(Napi::Env env) {
+    if (!state_)
+      throw to_js_error(env, Status(ErrorCode::kReleased, "this calibrator has been released; create a new one"));
+    return state_;
+  }
+
+  Napi::Value Observe(const Napi::CallbackInfo& info);
+  Napi::Value Finish(const Napi::CallbackInfo& info);
+
+  Napi::Value TensorCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(live(info.Env())->calibrator->tensor_count()));
+  }
+
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    state_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<CalibrationState> state_;
+};
+
+class BuildCalibratorWorker : public Napi::AsyncWorker {
+ public:
+  BuildCalibratorWorker(Napi::Env env, ModelDef model, EngineOptions options, Napi::Function ctor)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(std::move(model)),
+        options_(options), ctor_(Napi::Persistent(ctor)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    state_ = std::make_shared<CalibrationState>();
+    status_ = Engine::build(std::move(model_), options_, &state_->engine);
+    if (status_.ok()) state_->calibrator = std::make_unique<Calibrator>(state_->engine->intra_op_threads());
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(to_js_error(env, status_).Value());
+      return;
+    }
+    Napi::Object handle = ctor_.New({});
+    CalibratorHandle::Unwrap(handle)->attach(std::move(state_));
+    deferred_.Resolve(handle);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  ModelDef model_;
+  EngineOptions options_;
+  Napi::FunctionReference ctor_;
+  Status status_;
+  std::shared_ptr<CalibrationState> state_;
+};
+
+class ObserveWorker : public Napi::AsyncWorker {
+ public:
+  ObserveWorker(Napi::Env env, std::shared_ptr<CalibrationState> state,
+                std::vector<std::pair<std::string, Tensor>> feeds, Napi::Object keep_alive)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)),
+        feeds_(std::move(feeds)), keep_alive_(Napi::Persistent(keep_alive)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::vector<Tensor> outputs;  // not needed: the observer has seen them
+    status_ = state_->engine->run(feeds_, &outputs, state_->calibrator.get());
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    feeds_.clear();
+    keep_alive_.Reset();
+    if (!status_.ok())
+      deferred_.Reject(to_js_error(env, status_).Value());
+    else
+      deferred_.Resolve(env.Undefined());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<CalibrationState> state_;
+  std::vector<std::pair<std::string, Tensor>> feeds_;
+  Napi::ObjectReference keep_alive_;  // the JS tensors whose memory the feeds view
+  Status status_;
+};
+
+class FinishWorker : public Napi::AsyncWorker {
+ public:
+  FinishWorker(Napi::Env env, std::shared_ptr<CalibrationState> state, CalibrationMethod method, double percentile)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)),
+        method_(method), percentile_(percentile) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = state_->calibrator->finish(method_, percentile_, &ranges_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(to_js_error(env, status_).Value());
+      return;
+    }
+    Napi::Array rows = Napi::Array::New(env, ranges_.size());
+    for (size_t i = 0; i < ranges_.size(); i++) {
+      const TensorRange& r = ranges_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", r.name);
+      o.Set("amax", double(r.amax));
+      o.Set("min", double(r.min));
+      o.Set("max", double(r.max));
+      o.Set("count", double(r.count));
+      o.Set("nonfinite", double(r.nonfinite));
+      rows.Set(uint32_t(i), o);
+    }
+    deferred_.Resolve(rows);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<CalibrationState> state_;
+  CalibrationMethod method_;
+  double percentile_;
+  Status status_;
+  std::vector<TensorRange> ranges_;
+};
+
+// observe(names: string[], tensors: Tensor[]) -> Promise<void>
+Napi::Value CalibratorHandle::Observe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<CalibrationState> state = live(env);
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray())
+    throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "observe() takes (names, tensors)"));
+  Napi::Array names = info[0].As<Napi::Array>(), tensors = info[1].As<Napi::Array>();
+  if (names.Length() != tensors.Length())
+    throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "observe(): names and tensors differ in length"));
+  std::vector<std::pair<std::string, Tensor>> feeds;
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).ToString().Utf8Value();
+    Tensor t;
+    Status st = tensor_view_from_js(tensors.Get(i), "input '" + name + "'", &t);
+    if (!st.ok()) throw to_js_error(env, st);
+    feeds.emplace_back(std::move(name), std::move(t));
+  }
+  auto* w = new ObserveWorker(env, std::move(state), std::move(feeds), tensors);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+// finish(method: string, percentile: number) -> Promise<row[]>
+Napi::Value CalibratorHandle::Finish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<CalibrationState> state = live(env);
+  CalibrationMethod method = CalibrationMethod::kEntropy;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsString())
+      throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "finish(): method must be a string"));
+    Status st = parse_calibration_method(info[0].As<Napi::String>().Utf8Value(), &method);
+    if (!st.ok()) throw to_js_error(env, st);
+  }
+  double percentile = 99.99;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsNumber())
+      throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "finish(): percentile must be a number"));
+    percentile = info[1].As<Napi::Number>().DoubleValue();
+  }
+  auto* w = new FinishWorker(env, std::move(state), method, percentile);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+// createCalibrator(description, { intraOpThreads }) -> Promise<CalibratorHandle>
+Napi::Value CreateCalibrator(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "createCalibrator() needs a model description"));
+  ModelDef model;
+  Status st = model_from_js(info[0].As<Napi::Object>(), &model);
+  if (!st.ok()) throw to_js_error(env, st);
+  EngineOptions opts;
+  opts.fuse_epilogues = false;  // every ONNX tensor an int8 plan may need must be observable
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Value t = info[1].As<Napi::Object>().Get("intraOpThreads");
+    if (t.IsNumber()) opts.intra_op_threads = t.As<Napi::Number>().Int32Value();
+  }
+  auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
+  auto* w = new BuildCalibratorWorker(env, std::move(model), opts, ctor->Value());
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace
+
+void register_calibration(Napi::Env env, Napi::Object exports) {
+  // The handle class's constructor lives as long as the createCalibrator function that needs it.
+  auto* ctor = new Napi::FunctionReference(Napi::Persistent(CalibratorHandle::Init(env)));
+  Napi::Function create = Napi::Function::New(env, CreateCalibrator, "createCalibrator", ctor);
+  create.AddFinalizer([](Napi::Env, Napi::FunctionReference* r) { delete r; }, ctor);
+  exports.Set("createCalibrator", create);
+}
+
+}  // namespace addon
+}  // namespace int8rt

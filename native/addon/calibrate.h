@@ -1,0 +1,20 @@
+// The N-API surface of int8 calibration (native/quant/calibrator.h), registered by addon.cc's Init.
+#pragma once
+#include <napi.h>
+
+namespace int8rt {
+namespace addon {
+
+// Adds to `exports`:
+//   createCalibrator(description, { intraOpThreads }) -> Promise<CalibratorHandle>
+//     builds a calibration engine for the model (Conv epilogues unfused, so every ONNX tensor is observable)
+//   CalibratorHandle.observe(names: string[], tensors: Tensor[]) -> Promise<void>
+//     runs the engine on one sample on a worker thread and folds every float32 value into the statistics
+//   CalibratorHandle.finish(method: string, percentile: number)
+//       -> Promise<{ name, amax, min, max, count, nonfinite }[]>   (tensors in first-seen order)
+//     computes the ranges on a worker thread; statistics are kept, so it may be called again with another method
+//   CalibratorHandle.tensorCount() -> number;  CalibratorHandle.release()
+void register_calibration(Napi::Env env, Napi::Object exports);
+
+}  // namespace addon
+}  // namespace int8rt

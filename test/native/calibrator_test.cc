@@ -1,0 +1,490 @@
+// Calibration statistics and methods (quant/calibrator.h): the range and histogram kernels against their scalar
+// oracles, exact minmax/percentile on constructed data, histogram growth and merging, the entropy threshold against
+// a direct (O(i) per candidate) transcription of pytorch-quantization's algorithm, mse sanity, thread safety, and
+// the engine observer path.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/engine.h"
+#include "kernels/histogram.h"
+#include "quant/calibrator.h"
+
+namespace int8rt {
+namespace {
+
+std::vector<float> gaussian(size_t n, double sigma, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d(0.f, float(sigma));
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(gen);
+  return v;
+}
+
+std::vector<float> laplace(size_t n, double b, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::exponential_distribution<float> e(float(1 / b));
+  std::bernoulli_distribution sign(0.5);
+  std::vector<float> v(n);
+  for (auto& x : v) x = sign(gen) ? e(gen) : -e(gen);
+  return v;
+}
+
+// pytorch-quantization's _compute_amax_entropy, transcribed literally: explicit P and Q arrays per candidate,
+// np.digitize on linspace(0, i, levels + 1), scipy.stats.entropy (normalising both), the last argmin.
+double brute_force_entropy_amax(std::vector<double> bins, double width) {
+  const int levels = 128, start = 128, n = int(bins.size());
+  bins[0] = bins[1];
+  std::vector<double> divs;
+  for (int i = start; i <= n; i++) {
+    std::vector<double> space(levels + 1);
+    for (int k = 0; k <= levels; k++) space[k] = double(i) * k / levels;  // linspace(0, i, levels + 1)
+    std::vector<int> dig(i);
+    for (int j = 0; j < i; j++) {
+      int d = 0;  // np.digitize(j, space) - 1: index of the last edge <= j
+      while (d + 1 <= levels && space[d + 1] <= j) d++;
+      dig[j] = bins[j] == 0 ? -1 : d;
+    }
+    std::vector<double> counts(levels, 0.0);
+    std::vector<int> members(levels, 0);
+    for (int j = 0; j < i; j++)
+      if (dig[j] >= 0) {
+        counts[dig[j]] += bins[j];
+        members[dig[j]]++;
+      }
+    std::vector<double> q(i, 0.0), p(bins.begin(), bins.begin() + i);
+    for (int j = 0; j < i; j++)
+      if (dig[j] >= 0) q[j] = counts[dig[j]] / members[dig[j]];
+    for (int j = i; j < n; j++) p[i - 1] += bins[j];
+    double sp = 0, sq = 0;
+    for (int j = 0; j < i; j++) {
+      sp += p[j];
+      sq += q[j];
+    }
+    double kl = 0;
+    for (int j = 0; j < i && std::isfinite(kl); j++) {
+      if (p[j] == 0) continue;
+      if (q[j] == 0 || sq == 0) {
+        kl = std::numeric_limits<double>::infinity();
+        break;
+      }
+      kl += (p[j] / sp) * std::log((p[j] / sp) / (q[j] / sq));
+    }
+    divs.push_back(kl);
+  }
+  size_t best = 0;
+  for (size_t k = 0; k < divs.size(); k++)
+    if (divs[k] <= divs[best]) best = k;
+  return double(best + start) * width;
+}
+
+// Direct sum over the samples of the squared error of symmetric int8 fake quantization at amax.
+double quant_mse(const std::vector<float>& x, double amax) {
+  const double s = amax / 127;
+  double e = 0;
+  for (float v : x) {
+    const double q = std::max(-127.0, std::min(127.0, std::nearbyint(v / s))) * s;
+    e += (q - v) * (q - v);
+  }
+  return e / double(x.size());
+}
+
+std::vector<uint64_t> summed_copies(const std::vector<uint32_t>& counts, uint32_t nbins) {
+  std::vector<uint64_t> s(nbins, 0);
+  for (int c = 0; c < kAbsHistogramCopies; c++)
+    for (uint32_t k = 0; k < nbins; k++) s[k] += counts[size_t(c) * nbins + k];
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kernels
+
+TEST(CalibrationKernels, RangeMatchesReference) {
+  for (size_t n : {size_t(0), size_t(1), size_t(7), size_t(8), size_t(15), size_t(16), size_t(17), size_t(1000)}) {
+    std::vector<float> x = gaussian(n, 3.0, uint32_t(n + 1));
+    const RangeF32 a = range_f32(x.data(), n), b = range_f32_ref(x.data(), n);
+    EXPECT_EQ(a.min, b.min) << n;
+    EXPECT_EQ(a.max, b.max) << n;
+    EXPECT_EQ(a.absmax_bits, b.absmax_bits) << n;
+    float m = 0;
+    for (float v : x) m = std::max(m, std::fabs(v));
+    float got;
+    std::memcpy(&got, &a.absmax_bits, 4);
+    EXPECT_EQ(got, m);
+  }
+  std::vector<float> x(37, 1.f);
+  x[29] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_GE(range_f32(x.data(), x.size()).absmax_bits, 0x7f800000u);
+  x[29] = -std::numeric_limits<float>::infinity();
+  EXPECT_GE(range_f32(x.data(), x.size()).absmax_bits, 0x7f800000u);
+}
+
+TEST(CalibrationKernels, HistogramMatchesReference) {
+  // ReLU-like data (half exact zeros, in runs and scattered), values at and past the top edge, negatives.
+  std::vector<float> x = gaussian(100003, 1.0, 7);
+  for (size_t i = 0; i < x.size(); i++)
+    if ((i / 64) % 3 == 0 || x[i] < 0.2f) x[i] = i % 5 == 0 ? -0.f : 0.f;
+  x[5] = 4.f;
+  x[6] = -4.f;
+  x[7] = 100.f;  // clamps into the last bin
+  for (uint32_t nbins : {1u, 2048u, 6000u}) {
+    const float inv_w = float(nbins) / 4.f;
+    std::vector<uint32_t> a(abs_histogram_counts(nbins), 0), b = a;
+    const RangeF32 ra = abs_histogram_f32(x.data(), x.size(), inv_w, nbins, a.data());
+    const RangeF32 rb = abs_histogram_f32_ref(x.data(), x.size(), inv_w, nbins, b.data());
+    const RangeF32 r = range_f32_ref(x.data(), x.size());
+    EXPECT_EQ(ra.min, r.min);
+    EXPECT_EQ(ra.max, r.max);
+    EXPECT_EQ(ra.absmax_bits, r.absmax_bits);
+    EXPECT_EQ(rb.absmax_bits, r.absmax_bits);
+    const auto sa = summed_copies(a, nbins), sb = summed_copies(b, nbins);
+    EXPECT_EQ(sa, sb) << nbins;
+    uint64_t total = 0;
+    for (uint64_t c : sa) total += c;
+    EXPECT_EQ(total, x.size());
+    EXPECT_GE(sa[nbins - 1], 3u);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics and methods
+
+TEST(Calibration, MinMaxIsExact) {
+  TensorStats s;
+  const std::vector<float> a = {0.25f, -3.5f, 1.f}, b = {2.75f, -0.5f};
+  s.add(a.data(), a.size());
+  s.add(b.data(), b.size());
+  EXPECT_EQ(s.count(), 5u);
+  EXPECT_EQ(s.min(), -3.5f);
+  EXPECT_EQ(s.max(), 2.75f);
+  EXPECT_EQ(s.absmax(), 3.5f);
+  EXPECT_EQ(s.amax(CalibrationMethod::kMinMax, 0), 3.5f);
+  EXPECT_EQ(s.amax(CalibrationMethod::kPercentile, 100), 3.5f);
+}
+
+TEST(Calibration, PercentileIsExactOnKnownData) {
+  // The first batch has max 2048, so bins are [k, k+1). 9,990 values in bin 10, 9 in bin 99, 1 at 2048 (last bin).
+  TensorStats s;
+  std::vector<float> x(9990, 10.5f);
+  for (int k = 0; k < 9; k++) x.push_back(-99.25f);
+  x.push_back(2048.f);
+  s.add(x.data(), x.size());
+  ASSERT_EQ(s.bins().size(), 2048u);
+  EXPECT_EQ(s.bin_width(), 1.0);
+  EXPECT_EQ(s.amax(CalibrationMethod::kPercentile, 99.9), 11.f);    // CDF reaches 0.999 at the top of bin 10
+  EXPECT_EQ(s.amax(CalibrationMethod::kPercentile, 99.99), 100.f);  // 9,999 / 10,000 at the top of bin 99
+  EXPECT_EQ(s.amax(CalibrationMethod::kPercentile, 99.995), 2048.f);
+  EXPECT_EQ(s.amax(CalibrationMethod::kPercentile, 100), 2048.f);
+  EXPECT_EQ(s.amax(CalibrationMethod::kPercentile, 50), 11.f);
+
+  // Uniform values: the p-quantile of |x| ~ U(0, 1), to within a bin.
+  TensorStats u;
+  std::mt19937 gen(3);
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<float> y(1 << 20);
+  for (auto& v : y) v = d(gen);
+  u.add(y.data(), y.size());
+  EXPECT_NEAR(u.amax(CalibrationMethod::kPercentile, 90), 0.9, 2.0 / 2048);
+  EXPECT_NEAR(u.amax(CalibrationMethod::kPercentile, 99.99), 0.9999, 2.0 / 2048);
+}
+
+TEST(Calibration, HistogramGrowsWithSameWidthThenMerges) {
+  TensorStats s;
+  std::vector<float> zeros(100, 0.f);
+  s.add(zeros.data(), zeros.size());  // no width yet: the zeros wait for bin 0
+  EXPECT_TRUE(s.bins().empty());
+  std::vector<float> a = {1.f, 0.5f, -0.25f};
+  s.add(a.data(), a.size());
+  ASSERT_EQ(s.bins().size(), 2048u);
+  EXPECT_EQ(s.bin_width(), 1.0 / 2048);
+  EXPECT_EQ(s.bins()[0], 100u);
+  EXPECT_EQ(s.bins()[1024], 1u);
+  EXPECT_EQ(s.bins()[512], 1u);
+
+  std::vector<float> b = {3.f, -2.f};
+  s.add(b.data(), b.size());
+  EXPECT_EQ(s.bins().size(), 3u * 2048);  // appended bins of the same width up to 3
+  EXPECT_EQ(s.bin_width(), 1.0 / 2048);
+  EXPECT_EQ(s.bins()[0], 100u);
+  EXPECT_EQ(s.bins()[1024], 1u);
+  EXPECT_EQ(s.bins()[4096], 1u);
+  EXPECT_EQ(s.bins()[3 * 2048 - 1], 1u);
+
+  // 1000 needs 2,048,000 bins of 1/2048: groups of 32 merge (width 1/64) to stay within 2^16 bins.
+  std::vector<float> c(50000);
+  for (size_t i = 0; i < c.size(); i++) c[i] = float(i % 1000) + 0.5f;
+  c[0] = 1000.f;
+  s.add(c.data(), c.size());
+  EXPECT_EQ(s.bin_width(), 1.0 / 64);
+  EXPECT_EQ(s.bins().size(), 64000u);
+  EXPECT_LE(s.bins().size(), TensorStats::kMaxBins);
+  uint64_t total = 0;
+  for (uint64_t k : s.bins()) total += k;
+  EXPECT_EQ(total, s.count());
+  EXPECT_EQ(s.count(), 100u + 3 + 2 + 50000);
+  // Old bin k is now bin k / 32; c's values k + 0.5 land in bins 64k + 32.
+  EXPECT_EQ(s.bins()[0], 100u);                // the zeros
+  EXPECT_EQ(s.bins()[16], 1u);                 // 0.25 (old bin 512)
+  EXPECT_EQ(s.bins()[32], 1u + 49);            // 0.5 (old bin 1024), and c's 0.5s (one of them replaced)
+  EXPECT_EQ(s.bins()[63], 1u);                 // 1.0, the top of the first range: old last bin 2047
+  EXPECT_EQ(s.bins()[96], 50u);                // 1.5
+  EXPECT_EQ(s.bins()[128], 1u);                // 2.0 (old bin 4096)
+  EXPECT_EQ(s.bins()[191], 1u);                // 3.0, the top of the second range: old last bin 6143
+  EXPECT_EQ(s.bins()[64000 - 1], 1u);          // 1000, the top of the range
+  EXPECT_EQ(s.absmax(), 1000.f);
+  EXPECT_EQ(s.amax(CalibrationMethod::kMinMax, 0), 1000.f);
+}
+
+TEST(Calibration, HugeJumpMergesEverythingIntoRange) {
+  TensorStats s;
+  std::vector<float> a = {1e-30f};
+  s.add(a.data(), a.size());
+  std::vector<float> b = {3e38f, 1.f};
+  s.add(b.data(), b.size());
+  EXPECT_LE(s.bins().size(), TensorStats::kMaxBins);
+  EXPECT_GE(s.bin_width() * double(s.bins().size()), 3e38);
+  uint64_t total = 0;
+  for (uint64_t k : s.bins()) total += k;
+  EXPECT_EQ(total, 3u);
+  EXPECT_EQ(s.amax(CalibrationMethod::kMinMax, 0), 3e38f);
+  EXPECT_GT(s.amax(CalibrationMethod::kEntropy, 0), 0.f);
+}
+
+TEST(Calibration, ZeroTensorAndNonFiniteValues) {
+  TensorStats z;
+  std::vector<float> zeros(5000, 0.f);
+  z.add(zeros.data(), zeros.size());
+  for (auto m : {CalibrationMethod::kEntropy, CalibrationMethod::kPercentile, CalibrationMethod::kMinMax,
+                 CalibrationMethod::kMse})
+    EXPECT_EQ(z.amax(m, 99.99), 0.f);
+  EXPECT_EQ(z.min(), 0.f);
+  EXPECT_EQ(z.max(), 0.f);
+
+  TensorStats s;
+  std::vector<float> x = gaussian(10000, 1.0, 5);
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  x[9000] = std::numeric_limits<float>::infinity();
+  x[9001] = -std::numeric_limits<float>::infinity();
+  s.add(x.data(), x.size());
+  EXPECT_EQ(s.nonfinite(), 3u);
+  EXPECT_EQ(s.count(), 9997u);
+  EXPECT_TRUE(std::isfinite(s.absmax()));
+  EXPECT_LT(s.absmax(), 10.f);
+
+  // The same once the histogram exists (large tensors then take the one-pass path, which must notice and redo).
+  const uint64_t before = s.count();
+  s.add(x.data(), x.size());
+  EXPECT_EQ(s.nonfinite(), 6u);
+  EXPECT_EQ(s.count(), 2 * before);
+  uint64_t total = 0;
+  for (uint64_t k : s.bins()) total += k;
+  EXPECT_EQ(total, s.count());
+  // Non-finite values in the kernel land in the last bin, not out of range.
+  std::vector<uint32_t> counts(abs_histogram_counts(16), 0);
+  const RangeF32 r = abs_histogram_f32(x.data(), x.size(), 1.f, 16, counts.data());
+  EXPECT_GE(r.absmax_bits, 0x7f800000u);
+}
+
+TEST(Calibration, ResampleKeepsMassAndIsIdentityWhenNotGrown) {
+  std::vector<uint64_t> bins(2048);
+  for (size_t k = 0; k < bins.size(); k++) bins[k] = k % 7;
+  const auto same = resample_histogram(bins, 1.0 / 2048, 1.0, 2048);
+  for (size_t k = 0; k < bins.size(); k++) EXPECT_EQ(same[k], double(bins[k]));
+
+  // 6144 bins of 1/2048 holding values up to 2.5: 2048 bins of 2.5/2048, the same total.
+  std::vector<uint64_t> grown(6144, 0);
+  for (size_t k = 0; k < 5120; k++) grown[k] = 3;
+  const auto r = resample_histogram(grown, 1.0 / 2048, 2.5, 2048);
+  double total = 0;
+  for (double c : r) total += c;
+  EXPECT_NEAR(total, 3.0 * 5120, 1e-6);
+  for (size_t k = 0; k < 2048; k++) EXPECT_NEAR(r[k], 7.5, 1e-9) << k;  // uniform stays uniform
+}
+
+TEST(Calibration, EntropyMatchesBruteForceKL) {
+  struct Case {
+    const char* what;
+    std::vector<float> data;
+  };
+  std::vector<float> relu = gaussian(300000, 1.0, 11);
+  for (auto& v : relu) v = std::max(v, 0.f);
+  std::vector<Case> cases = {{"gaussian", gaussian(300000, 1.0, 1)},
+                             {"laplace", laplace(300000, 0.5, 2)},
+                             {"relu(gaussian)", relu}};
+  for (const auto& c : cases) {
+    TensorStats s;
+    s.add(c.data.data(), c.data.size());
+    ASSERT_EQ(s.bins().size(), 2048u);
+    const double w = s.bin_width();
+    const std::vector<double> h(s.bins().begin(), s.bins().end());
+    const double expect = brute_force_entropy_amax(h, w);
+    EXPECT_EQ(entropy_amax(h, w), expect) << c.what;
+    EXPECT_FLOAT_EQ(s.amax(CalibrationMethod::kEntropy, 0), float(expect)) << c.what;
+    // The threshold clips the sparse tail, not the bulk (4.3 sigma here for the Gaussian, 11 b for the Laplace).
+    EXPECT_LT(expect, 0.99 * s.absmax()) << c.what;
+    EXPECT_GT(expect, 0.6 * s.absmax()) << c.what;
+  }
+}
+
+TEST(Calibration, EntropyOnGrownHistogramUsesResampledBins) {
+  TensorStats s;
+  std::vector<float> a = gaussian(100000, 1.0, 21), b = gaussian(100000, 3.0, 22);
+  s.add(a.data(), a.size());
+  s.add(b.data(), b.size());
+  ASSERT_GT(s.bins().size(), 2048u);
+  const auto h = resample_histogram(s.bins(), s.bin_width(), s.absmax(), 2048);
+  const double expect = brute_force_entropy_amax(h, double(s.absmax()) / 2048);
+  EXPECT_FLOAT_EQ(s.amax(CalibrationMethod::kEntropy, 0), float(expect));
+}
+
+TEST(Calibration, EntropyEdgeCases) {
+  // One value repeated: every truncation leaves P mass where Q has none, so only the full range is finite.
+  TensorStats s;
+  std::vector<float> x(1000, 2.f);
+  s.add(x.data(), x.size());
+  EXPECT_EQ(s.amax(CalibrationMethod::kEntropy, 0), 2.f);
+  // Uniform |x|: nothing to clip, the full range (the last of near-ties) wins.
+  TensorStats u;
+  std::vector<float> y(2048 * 64);
+  for (size_t i = 0; i < y.size(); i++) y[i] = (float(i % 2048) + 0.5f) / 2048;
+  u.add(y.data(), y.size());
+  EXPECT_NEAR(u.amax(CalibrationMethod::kEntropy, 0), u.absmax(), 2.0 / 2048);
+}
+
+TEST(Calibration, MseIsSane) {
+  const std::vector<float> g = gaussian(200000, 1.0, 31);
+  TensorStats s;
+  s.add(g.data(), g.size());
+  const float amax = s.amax(CalibrationMethod::kMse, 0);
+  // For N(0, 1) the int8 MSE-optimal clip is near 4 sigma (the rounding error of a wider range grows slowly,
+  // the clipping error of a narrower one fast); it must beat max|x| and a tight 2-sigma clip on the real samples.
+  EXPECT_GT(amax, 2.5f);
+  EXPECT_LT(amax, s.absmax());
+  EXPECT_LT(quant_mse(g, amax), quant_mse(g, s.absmax()));
+  EXPECT_LT(quant_mse(g, amax), quant_mse(g, 2.0));
+  // Uniform data has no tail to clip: the optimum is at the top.
+  std::vector<float> y(1 << 18);
+  for (size_t i = 0; i < y.size(); i++) y[i] = (float(i % 4096) + 0.5f) / 4096;
+  TensorStats u;
+  u.add(y.data(), y.size());
+  EXPECT_GT(u.amax(CalibrationMethod::kMse, 0), 0.98f);
+}
+
+TEST(Calibration, MethodNames) {
+  CalibrationMethod m;
+  EXPECT_TRUE(parse_calibration_method("mse", &m).ok());
+  EXPECT_EQ(m, CalibrationMethod::kMse);
+  EXPECT_STREQ(calibration_method_name(m), "mse");
+  Status st = parse_calibration_method("kl", &m);
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("entropy"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Calibrator
+
+TEST(Calibrator, ConcurrentObserversCountEverything) {
+  Calibrator cal(2);  // tensors of 2^17 values and more are split over its pool
+  const std::vector<float> big = gaussian(300000, 2.0, 41), small = gaussian(100, 1.0, 42);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++)
+    threads.emplace_back([&] {
+      for (int r = 0; r < 20; r++) {
+        cal.observe("big", big.data(), big.size());
+        cal.observe("small", small.data(), small.size());
+        cal.observe("r" + std::to_string(r), small.data(), small.size());
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::vector<TensorRange> out;
+  ASSERT_TRUE(cal.finish(CalibrationMethod::kEntropy, 99.99, &out).ok());
+  ASSERT_EQ(out.size(), 22u);
+  EXPECT_EQ(cal.tensor_count(), 22u);
+  for (const auto& r : out) {
+    EXPECT_EQ(r.count, r.name == "big" ? 80u * 300000 : r.name == "small" ? 80u * 100 : 4u * 100) << r.name;
+    EXPECT_GT(r.amax, 0.f);
+  }
+  // Single-threaded, the same data gives the same histogram, hence the same ranges.
+  TensorStats s;
+  for (int k = 0; k < 80; k++) s.add(big.data(), big.size());
+  for (const auto& r : out)
+    if (r.name == "big") {
+      EXPECT_EQ(r.amax, s.amax(CalibrationMethod::kEntropy, 0));
+      EXPECT_EQ(r.min, s.min());
+      EXPECT_EQ(r.max, s.max());
+    }
+  std::vector<TensorRange> pct;
+  ASSERT_TRUE(cal.finish(CalibrationMethod::kPercentile, 99.9, &pct).ok());
+  for (const auto& r : pct)
+    if (r.name == "big") EXPECT_EQ(r.amax, s.amax(CalibrationMethod::kPercentile, 99.9));
+
+  EXPECT_EQ(cal.finish(CalibrationMethod::kPercentile, 0, &out).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(cal.finish(CalibrationMethod::kPercentile, 100.5, &out).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(Calibrator, ObservesEveryFloatValueOfAnEngineRun) {
+  // x -> Relu -> r -> Mul(r, r) -> y ; Shape(x) -> s (int64, not observed)
+  ModelDef m;
+  m.opsets[""] = 13;
+  auto value = [](const char* name, DType t, Dims dims) {
+    ValueInfo v;
+    v.name = name;
+    v.dtype = t;
+    v.has_shape = true;
+    v.dims = std::move(dims);
+    v.dim_params.assign(v.dims.size(), "");
+    return v;
+  };
+  m.inputs.push_back(value("x", DType::kFloat32, {2, 3}));
+  m.outputs.push_back(value("y", DType::kFloat32, {2, 3}));
+  m.outputs.push_back(value("s", DType::kInt64, {2}));
+  NodeDef relu, mul, shape;
+  relu.name = "relu";
+  relu.op_type = "Relu";
+  relu.inputs = {"x"};
+  relu.outputs = {"r"};
+  mul.name = "mul";
+  mul.op_type = "Mul";
+  mul.inputs = {"r", "r"};
+  mul.outputs = {"y"};
+  shape.name = "shape";
+  shape.op_type = "Shape";
+  shape.inputs = {"x"};
+  shape.outputs = {"s"};
+  m.nodes = {relu, mul, shape};
+  std::shared_ptr<Engine> engine;
+  EngineOptions opts;
+  opts.fuse_epilogues = false;
+  opts.intra_op_threads = 1;
+  Status st = Engine::build(std::move(m), opts, &engine);
+  ASSERT_TRUE(st.ok()) << st.message();
+
+  Calibrator cal;
+  Tensor x;
+  ASSERT_TRUE(Tensor::create(DType::kFloat32, {2, 3}, &x).ok());
+  const float xs[6] = {-4.f, -1.f, 0.f, 0.5f, 1.f, 3.f};
+  std::memcpy(x.raw(), xs, sizeof xs);
+  std::vector<Tensor> outs;
+  st = engine->run({{"x", x}}, &outs, &cal);
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::vector<TensorRange> r;
+  ASSERT_TRUE(cal.finish(CalibrationMethod::kMinMax, 99.99, &r).ok());
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].name, "x");
+  EXPECT_EQ(r[0].amax, 4.f);
+  EXPECT_EQ(r[0].min, -4.f);
+  EXPECT_EQ(r[1].name, "r");
+  EXPECT_EQ(r[1].amax, 3.f);
+  EXPECT_EQ(r[1].min, 0.f);
+  EXPECT_EQ(r[2].name, "y");
+  EXPECT_EQ(r[2].amax, 9.f);
+}
+
+}  // namespace
+}  // namespace int8rt
