@@ -338,11 +338,10 @@ class ForwardS8Kernel final : public OpKernel {
   ForwardS8Kernel(std::unique_ptr<OpKernel> inner, std::string name, uint32_t hidden)
       : inner_(std::move(inner)), name_(std::move(name)), hidden_(hidden) {}
 
-  // The float kernel's name with its precision marked as int8: "maxpool_fp32_2d" -> "maxpool_s8_2d",
-  // "reshape_view" -> "reshape_view_s8".
+  // The float kernel family's name with its precision marked as int8: "maxpool_fp32" -> "maxpool_s8",
+  // "transpose" -> "transpose_s8". (Not the float kernel's own kernel_name(), which may name a float-only path.)
   std::string kernel_name() const override {
-    std::string n = inner_->kernel_name();
-    if (n.empty()) n = name_;
+    std::string n = name_;
     const size_t at = n.find("fp32");
     return at == std::string::npos ? n + "_s8" : n.replace(at, 4, "s8");
   }

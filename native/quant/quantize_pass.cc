@@ -1,5 +1,9 @@
 #include "quant/quantize_pass.h"
 
+#include <algorithm>
+
+#include "quant/qnode.h"
+
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -61,6 +65,23 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
     return true;
   };
 
+  // Division by a constant is multiplication by its reciprocal, which has an int8 kernel (hard-swish's x / 6).
+  for (NodeDef& n : g.nodes) {
+    if (n.op_type != "Div" || !n.domain.empty() || n.inputs.size() != 2) continue;
+    auto c = g.constants.find(n.inputs[1]);
+    if (c == g.constants.end() || c->second.dtype() != DType::kFloat32) continue;
+    bool nonzero = true;
+    for (int64_t k = 0; k < c->second.numel(); k++) nonzero &= c->second.data<float>()[k] != 0.f;
+    if (!nonzero) continue;
+    Tensor r;
+    INT8RT_RETURN_IF_ERROR(Tensor::create(DType::kFloat32, c->second.dims(), &r));
+    for (int64_t k = 0; k < r.numel(); k++) r.data<float>()[k] = 1.f / c->second.data<float>()[k];
+    std::string rname = n.name + "::reciprocal";
+    g.constants[rname] = r;
+    n.op_type = "Mul";
+    n.inputs[1] = rname;
+  }
+
   for (size_t ni = 0; ni < g.nodes.size(); ni++) {
     NodeDef& n = g.nodes[ni];
     NodeDecision d;
@@ -93,10 +114,34 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
       bool any_int8_input = false;
       for (size_t i : data_inputs(n)) {
         const std::string& x = n.inputs[i];
-        if (g.constants.count(x)) {
-          ok = false;
-          why = "input '" + x + "' is a constant; the int8 " + n.op_type + " takes activations only";
-          break;
+        auto cst = g.constants.find(x);
+        if (cst != g.constants.end()) {
+          // A constant operand of Add/Mul/Concat (a bias, a scale, hard-swish's +3) is quantized once, per tensor.
+          bool elementwise = n.op_type == "Add" || n.op_type == "Mul" || n.op_type == "Concat";
+          if (cst->second.dtype() != DType::kFloat32) {
+            ok = false;
+            why = "input '" + x + "' is a " + dtype_name(cst->second.dtype()) + " constant; only float tensors are quantized";
+            break;
+          }
+          if (!elementwise) {
+            ok = false;
+            why = "input '" + x + "' is a constant; the int8 " + n.op_type + " takes activations only";
+            break;
+          }
+          const Tensor& c = cst->second;
+          float amax = 0.f;
+          for (int64_t k = 0; k < c.numel(); k++) amax = std::max(amax, std::fabs(c.data<float>()[k]));
+          float sc = amax > 0.f ? amax / 127.f : 1.f;
+          std::string qc = qname(x);
+          if (!g.constants.count(qc)) {
+            Tensor q;
+            INT8RT_RETURN_IF_ERROR(Tensor::create(DType::kInt8, c.dims(), &q));
+            for (int64_t k = 0; k < c.numel(); k++) q.data<int8_t>()[k] = quantize_s8(c.data<float>()[k], sc);
+            g.constants[qc] = q;
+          }
+          in_scales[i] = sc;
+          trial.inputs[i] = qc;
+          continue;
         }
         auto it = int8_scale.find(x);
         if (it != int8_scale.end()) {
@@ -166,7 +211,8 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
     if (ok) {
       for (const auto& x : quantize_here) need_quant.insert(x);
       // Record the scales of the values this node quantizes and of its outputs.
-      for (size_t i : data_inputs(n)) int8_scale[n.inputs[i]] = in_scales[i];
+      for (size_t i : data_inputs(n))
+        if (!g.constants.count(n.inputs[i])) int8_scale[n.inputs[i]] = in_scales[i];
       for (size_t o = 0; o < n.outputs.size(); o++) {
         if (n.outputs[o].empty()) continue;
         int8_scale[n.outputs[o]] = out_scales[o];
