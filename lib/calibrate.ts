@@ -59,7 +59,10 @@ interface CalibratorHandle {
   release(): void;
 }
 interface CalibrationAddon {
-  createCalibrator(desc: ModelDescription, options: { intraOpThreads?: number }): Promise<CalibratorHandle>;
+  createCalibrator(
+    desc: ModelDescription,
+    options: { intraOpThreads?: number; histograms?: boolean },
+  ): Promise<CalibratorHandle>;
 }
 
 /** Samples run this many at a time: one sample's statistics are folded in while the next one computes. */
@@ -77,7 +80,9 @@ function argumentError(message: string): Int8rtError {
 
 function checkMethod(method: unknown): CalibrationMethod {
   if (!CALIBRATION_METHODS.includes(method as CalibrationMethod))
-    throw argumentError(`method must be one of ${CALIBRATION_METHODS.map((m) => `'${m}'`).join(', ')}, got '${String(method)}'`);
+    throw argumentError(
+      `method must be one of ${CALIBRATION_METHODS.map((m) => `'${m}'`).join(', ')}, got '${String(method)}'`,
+    );
   return method as CalibrationMethod;
 }
 
@@ -218,7 +223,9 @@ export class Calibration {
     const view = new DataView(new ArrayBuffer(4));
     for (const [name, amax] of this.ranges) {
       if (/[\r\n]/.test(name))
-        throw calibrationError(`tensor name ${JSON.stringify(name)} holds a line break; a TensorRT cache cannot hold it`);
+        throw calibrationError(
+          `tensor name ${JSON.stringify(name)} holds a line break, which a TensorRT cache cannot hold`,
+        );
       view.setFloat32(0, amax / 127);
       lines.push(`${name}: ${view.getUint32(0).toString(16).padStart(8, '0')}`);
     }
@@ -259,12 +266,16 @@ export class Calibration {
       const colon = line.lastIndexOf(':');
       const hex = colon < 0 ? '' : line.slice(colon + 1).trim();
       if (colon <= 0 || !/^[0-9a-fA-F]{1,8}$/.test(hex))
-        throw calibrationError(`TensorRT cache line ${k + 1} is not '<tensor>: <hex scale>': ${JSON.stringify(line.slice(0, 120))}`);
+        throw calibrationError(
+          `TensorRT cache line ${k + 1} is not '<tensor>: <hex scale>': ${JSON.stringify(line.slice(0, 120))}`,
+        );
       const name = line.slice(0, colon);
       view.setUint32(0, parseInt(hex, 16));
       const scale = view.getFloat32(0);
       if (!Number.isFinite(scale) || scale < 0)
-        throw calibrationError(`TensorRT cache line ${k + 1}: tensor '${name}' has scale ${scale}, which is not a range`);
+        throw calibrationError(
+          `TensorRT cache line ${k + 1}: tensor '${name}' has scale ${scale}, which is not a range`,
+        );
       if (TRT_INTERNAL_NAME.test(name)) continue;
       if (!known.has(name)) {
         unknown.push(name);
@@ -313,7 +324,8 @@ export class Calibration {
     const c = o as Partial<CalibrationJSON> | null;
     if (c === null || typeof c !== 'object' || c.format !== 'int8rt-calibration')
       throw calibrationError("not an int8rt calibration: expected an object with format 'int8rt-calibration'");
-    if (c.version !== 1) throw calibrationError(`int8rt calibration version ${String(c.version)} is not supported (1 is)`);
+    if (c.version !== 1)
+      throw calibrationError(`int8rt calibration version ${String(c.version)} is not supported (1 is)`);
     if (typeof c.modelSha256 !== 'string' || c.ranges === null || typeof c.ranges !== 'object')
       throw calibrationError('int8rt calibration is missing modelSha256 or ranges');
     if (!CALIBRATION_METHODS.includes(c.method as CalibrationMethod))
@@ -352,6 +364,7 @@ export async function calibrate(
     desc = await loadModel(model);
     handle = await (native() as unknown as CalibrationAddon).createCalibrator(desc, {
       intraOpThreads: options.intraOpThreads ?? 0,
+      histograms: method !== 'minmax', // minmax needs the range alone: no histograms to fill
     });
   } catch (e) {
     throw asInt8rtError(e);

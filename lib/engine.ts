@@ -3,7 +3,7 @@ import { native, type EngineHandle, type NativeReportRow, type NativeTensor } fr
 import { loadModel } from './onnx/load';
 import { Tensor, type DataType } from './tensor';
 
-export type Precision = 'fp32' | 'int8';
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'int8-dynamic';
 
 /** Calibrated ranges (amax per tensor), as `calibrate()` returns them. */
 export interface CalibrationRanges {
@@ -15,7 +15,11 @@ export interface CalibrationRanges {
 export interface EngineOptions {
   /** Threads one run uses inside an operator (the engine's own pool). Default: one per hardware thread. */
   intraOpThreads?: number;
-  /** 'fp32' (default) or 'int8': static int8 from a calibration; nodes without an int8 path stay fp32, with a reason. */
+  /** 'fp32' (default) or 'int8': static int8 from a calibration; nodes without an int8 path stay fp32, with a reason.
+   * 'fp16': Conv/ConvTranspose/Gemm/MatMul weights stored as float16 (half the memory), computed in float32;
+   * depthwise Conv keeps float32 weights.
+   * 'int8-dynamic': no calibration; Conv/Gemm/MatMul with constant weights quantize their float input per run from
+   * its absmax (weights int8 per output channel), every other node stays fp32. */
   precision?: Precision;
   /** Required for precision 'int8'. */
   calibration?: CalibrationRanges;
@@ -53,8 +57,11 @@ function checkOptions(options: EngineOptions): void {
   if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 1024))
     throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `intraOpThreads must be an integer from 0 to 1024, got ${t}`);
   const p = options.precision;
-  if (p !== undefined && p !== 'fp32' && p !== 'int8')
-    throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `precision must be 'fp32' or 'int8', got '${String(p)}'`);
+  if (p !== undefined && p !== 'fp32' && p !== 'fp16' && p !== 'int8' && p !== 'int8-dynamic')
+    throw new Int8rtError(
+      'ERR_INT8RT_INVALID_ARGUMENT',
+      `precision must be 'fp32', 'fp16', 'int8' or 'int8-dynamic', got '${String(p)}'`,
+    );
   if (p === 'int8' && !(options.calibration?.ranges instanceof Map))
     throw new Int8rtError(
       'ERR_INT8RT_CALIBRATION',
@@ -99,7 +106,7 @@ export class Engine {
         nodePrecision: options.nodePrecision,
       });
       const engine = new Engine(handle);
-      if (options.precision === 'int8') await engine.#checkInt8Coverage();
+      if (options.precision === 'int8' || options.precision === 'int8-dynamic') await engine.#checkInt8Coverage();
       return engine;
     } catch (e) {
       throw asInt8rtError(e);

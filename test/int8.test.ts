@@ -78,6 +78,36 @@ describeShared('int8 MNIST-8', [MNIST8_PATH], () => {
     fp32.release();
     int8.release();
   });
+
+  test('dynamic int8 (no calibration) is within 0.1 points of float', async () => {
+    const fp32 = await Engine.create(MNIST8_PATH, { intraOpThreads: 2 });
+    const dyn = await Engine.create(MNIST8_PATH, { intraOpThreads: 2, precision: 'int8-dynamic' });
+    const report = dyn.report();
+    for (const r of report.filter((row) => row.op === 'Conv' || row.op === 'MatMul')) {
+      expect(r.precision, JSON.stringify(r)).toBe('int8');
+      expect(r.kernel, JSON.stringify(r)).toMatch(/dynamic/);
+    }
+    expect(report.filter((r) => r.boundary)).toEqual([]);
+    for (const r of report.filter((row) => row.op === 'MaxPool'))
+      expect(r.reason).toBe('int8-dynamic quantizes only Conv, Gemm and MatMul');
+
+    const pf = await classify(fp32, evalImages);
+    const pd = await classify(dyn, evalImages);
+    let correctF = 0;
+    let correctD = 0;
+    for (let i = 0; i < evalLabels.length; i++) {
+      correctF += Number(pf[i] === evalLabels[i]);
+      correctD += Number(pd[i] === evalLabels[i]);
+    }
+    const n = evalLabels.length;
+    console.log(
+      `MNIST-8 on ${n} digits: fp32 ${((100 * correctF) / n).toFixed(2)}%, ` +
+        `int8-dynamic ${((100 * correctD) / n).toFixed(2)}%`,
+    );
+    expect(Math.abs(correctD - correctF) / n).toBeLessThanOrEqual(0.001);
+    fp32.release();
+    dyn.release();
+  });
 });
 
 /** x[1,3,8,8] -> Conv(4 out, 3x3, pad 1) -> Relu -> Conv(4 out, 1x1) -> Softmax(axis 1) -> y */

@@ -244,6 +244,12 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
       std::string ps = p.As<Napi::String>().Utf8Value();
       if (ps == "int8")
         opts.precision = Precision::kInt8;
+      else if (ps == "int8-dynamic") {  // no calibration: activations quantized per run (EngineOptions::dynamic_int8)
+        opts.precision = Precision::kInt8;
+        opts.dynamic_int8 = true;
+      }
+      else if (ps == "fp16")  // float32 compute, binary16 weights (EngineOptions::fp16_weights)
+        opts.fp16_weights = true;
       else if (ps != "fp32")
         throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "precision '" + ps + "' is not supported here"));
     }

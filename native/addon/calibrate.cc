@@ -57,14 +57,15 @@ class CalibratorHandle : public Napi::ObjectWrap<CalibratorHandle> {
 
 class BuildCalibratorWorker : public Napi::AsyncWorker {
  public:
-  BuildCalibratorWorker(Napi::Env env, ModelDef model, EngineOptions options, Napi::Function ctor)
+  BuildCalibratorWorker(Napi::Env env, ModelDef model, EngineOptions options, bool histograms, Napi::Function ctor)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(std::move(model)),
-        options_(options), ctor_(Napi::Persistent(ctor)) {}
+        options_(options), histograms_(histograms), ctor_(Napi::Persistent(ctor)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     state_ = std::make_shared<CalibrationState>();
     status_ = Engine::build(std::move(model_), options_, &state_->engine);
-    if (status_.ok()) state_->calibrator = std::make_unique<Calibrator>(state_->engine->intra_op_threads());
+    if (status_.ok())
+      state_->calibrator = std::make_unique<Calibrator>(state_->engine->intra_op_threads(), histograms_);
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -82,6 +83,7 @@ class BuildCalibratorWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   ModelDef model_;
   EngineOptions options_;
+  bool histograms_;
   Napi::FunctionReference ctor_;
   Status status_;
   std::shared_ptr<CalibrationState> state_;
@@ -211,12 +213,15 @@ Napi::Value CreateCalibrator(const Napi::CallbackInfo& info) {
   if (!st.ok()) throw to_js_error(env, st);
   EngineOptions opts;
   opts.fuse_epilogues = false;  // every ONNX tensor an int8 plan may need must be observable
+  bool histograms = true;
   if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Value t = info[1].As<Napi::Object>().Get("intraOpThreads");
+    Napi::Object o = info[1].As<Napi::Object>();
+    Napi::Value t = o.Get("intraOpThreads");
     if (t.IsNumber()) opts.intra_op_threads = t.As<Napi::Number>().Int32Value();
+    if (o.Get("histograms").IsBoolean()) histograms = o.Get("histograms").As<Napi::Boolean>().Value();
   }
   auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
-  auto* w = new BuildCalibratorWorker(env, std::move(model), opts, ctor->Value());
+  auto* w = new BuildCalibratorWorker(env, std::move(model), opts, histograms, ctor->Value());
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

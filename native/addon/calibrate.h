@@ -6,8 +6,9 @@ namespace int8rt {
 namespace addon {
 
 // Adds to `exports`:
-//   createCalibrator(description, { intraOpThreads }) -> Promise<CalibratorHandle>
-//     builds a calibration engine for the model (Conv epilogues unfused, so every ONNX tensor is observable)
+//   createCalibrator(description, { intraOpThreads, histograms = true }) -> Promise<CalibratorHandle>
+//     builds a calibration engine for the model (Conv epilogues unfused, so every ONNX tensor is observable);
+//     histograms: false keeps ranges only, enough for 'minmax' and much cheaper
 //   CalibratorHandle.observe(names: string[], tensors: Tensor[]) -> Promise<void>
 //     runs the engine on one sample on a worker thread and folds every float32 value into the statistics
 //   CalibratorHandle.finish(method: string, percentile: number)

@@ -130,7 +130,10 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
   bool int8 = options.precision == Precision::kInt8;
   if (options.fuse_epilogues) INT8RT_RETURN_IF_ERROR(fuse_conv_epilogue(g, /*clamp_only=*/int8));
   std::map<std::string, NodeDecision> decisions;
-  if (int8) INT8RT_RETURN_IF_ERROR(quantize_graph(g, options.quant, &decisions));
+  if (int8 && options.dynamic_int8)
+    INT8RT_RETURN_IF_ERROR(plan_dynamic_int8(g, options.quant, &decisions));
+  else if (int8)
+    INT8RT_RETURN_IF_ERROR(quantize_graph(g, options.quant, &decisions));
 
   // Value ids.
   std::map<std::string, int> ids;
@@ -169,6 +172,11 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     if (!def) {
       return Status(ErrorCode::kUnsupportedOp, "unsupported operator: " + why + " (" + n.describe() + ")");
     }
+    const bool fp16_candidate = options.fp16_weights && prec == Precision::kFp32 && consts.size() > 1 &&
+                                consts[1] != nullptr && n.domain.empty() &&
+                                (n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" ||
+                                 n.op_type == "MatMul");
+    if (fp16_candidate) n.set_attr_int("__fp16_weights", 1);
     KernelInfo info(n, node_opset, consts);
     Status st = def->factory(info, &s.kernel);
     if (!st.ok()) {
@@ -178,6 +186,8 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     }
     s.kernel_name = s.kernel->kernel_name();
     if (s.kernel_name.empty()) s.kernel_name = def->name;
+    // The kernels name half-weight packings "..._fp16w_..."; a node they kept in float32 (depthwise) stays fp32.
+    if (fp16_candidate && s.kernel_name.find("_fp16w_") != std::string::npos) prec = Precision::kFp16;
     s.precision = prec;
     s.node = std::move(n);
     e.steps_.push_back(std::move(s));

@@ -23,6 +23,13 @@ struct EngineOptions {
   bool fuse_epilogues = true;
   // kFp32, or kInt8 for static int8 from calibrated ranges (quant.amax) with per-node overrides (quant.node_precision).
   Precision precision = Precision::kFp32;
+  // Precision 'fp16': the constant weights of float Conv/ConvTranspose/Gemm/MatMul nodes are stored as binary16
+  // (half the memory) and computed in float32; those nodes report precision "fp16". Depthwise Conv keeps float32.
+  bool fp16_weights = false;
+  // With precision kInt8: dynamic int8 instead of static (plan_dynamic_int8): Conv/Gemm/MatMul quantize their float
+  // input per run from its absmax, everything else runs fp32; quant.amax is not needed (quant.node_precision is
+  // obeyed).
+  bool dynamic_int8 = false;
   QuantizeOptions quant;
 };
 

@@ -71,6 +71,12 @@ struct Kernels {
   const char* name;
 };
 
+// dst[i] = float(src[i]) for IEEE binary16 src (half-precision packings, PackedA/PackedB::half). Exact.
+void widen_half_portable(const uint16_t* src, int64_t n, float* dst);
+#if defined(__x86_64__) || defined(_M_X64)
+void widen_half_f16c(const uint16_t* src, int64_t n, float* dst);  // x86/sgemm-6x16-fma-avx2.cc (F16C)
+#endif
+
 const Kernels& scalar_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
 const Kernels& avx2_kernels();

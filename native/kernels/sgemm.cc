@@ -19,6 +19,7 @@
 #include <new>
 
 #include "core/cpu_features.h"
+#include "core/dtype.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/sgemm-internal.h"
@@ -93,6 +94,22 @@ class ThreadBuffer {
 
 thread_local ThreadBuffer tl_pack_a, tl_pack_b, tl_vec, tl_out;
 
+void widen_half(const uint16_t* src, int64_t n, float* dst) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx2() && cpu_features().f16c) {
+    sgemm_internal::widen_half_f16c(src, n, dst);
+    return;
+  }
+#endif
+  sgemm_internal::widen_half_portable(src, n, dst);
+}
+
+// Element `i` of a packing, float or half.
+template <typename Packed>
+inline float packed_at(const Packed& p, size_t i) {
+  return p.half ? half_to_float(p.half_data[i]) : p.data[i];
+}
+
 struct OperandA {
   const PackedA* packed = nullptr;
   const float* p = nullptr;
@@ -142,13 +159,13 @@ void fallback_range(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_
         float a, b;
         if (P.a.packed) {
           const int64_t pc = k / P.kc * P.kc, kcb = std::min(P.kc, P.K - pc);
-          a = P.a.packed->data[size_t(pc * round_up(P.M, kMR) + (m / kMR) * kMR * kcb + (k - pc) * kMR + m % kMR)];
+          a = packed_at(*P.a.packed, size_t(pc * round_up(P.M, kMR) + (m / kMR) * kMR * kcb + (k - pc) * kMR + m % kMR));
         } else {
           a = P.a.trans ? P.a.p[k * P.a.ld + m] : P.a.p[m * P.a.ld + k];
         }
         if (P.b.packed) {
           const int64_t pc = k / P.kc * P.kc, kcb = std::min(P.kc, P.K - pc);
-          b = P.b.packed->data[size_t(pc * round_up(P.N, kNR) + (n / kNR) * kNR * kcb + (k - pc) * kNR + n % kNR)];
+          b = packed_at(*P.b.packed, size_t(pc * round_up(P.N, kNR) + (n / kNR) * kNR * kcb + (k - pc) * kNR + n % kNR));
         } else {
           b = P.b.trans ? P.b.p[n * P.b.ld + k] : P.b.p[k * P.b.ld + n];
         }
@@ -158,17 +175,21 @@ void fallback_range(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_
     }
 }
 
-// The loop nest on C[m0..m1) x [n0..n1); m0 is a multiple of MR and n0 of NR.
+// The loop nest on C[m0..m1) x [n0..n1); m0 is a multiple of MR and n0 of NR. A half-precision packing is widened
+// block by block into the thread's packing buffer (the buffer a raw operand would be packed into), so the block
+// kernels only ever see float panels.
 void run_blocks(const Problem& P, const Kernels& kern, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const int64_t K = P.K, kc = P.kc;
   const int64_t Mp = round_up(P.M, kMR), Np = round_up(P.N, kNR);
   const int64_t mc_step = balanced_step(m1 - m0, kMcMax, kMR);
   const int64_t nc_step = balanced_step(n1 - n0, kNcMax, kNR);
+  const bool a_half = P.a.packed && P.a.packed->half, b_half = P.b.packed && P.b.packed->half;
+  const bool a_buf = !P.a.packed || a_half, b_buf = !P.b.packed || b_half;
   float* abuf = nullptr;
   float* bbuf = nullptr;
-  if (!P.a.packed) abuf = tl_pack_a.get(size_t(std::min(mc_step, round_up(m1 - m0, kMR)) * kc));
-  if (!P.b.packed) bbuf = tl_pack_b.get(size_t(std::min(nc_step, round_up(n1 - n0, kNR)) * kc));
-  if ((!P.a.packed && !abuf) || (!P.b.packed && !bbuf)) {
+  if (a_buf) abuf = tl_pack_a.get(size_t(std::min(mc_step, round_up(m1 - m0, kMR)) * kc));
+  if (b_buf) bbuf = tl_pack_b.get(size_t(std::min(nc_step, round_up(n1 - n0, kNR)) * kc));
+  if ((a_buf && !abuf) || (b_buf && !bbuf)) {
     fallback_range(P, m0, m1, n0, n1);
     return;
   }
@@ -184,7 +205,10 @@ void run_blocks(const Problem& P, const Kernels& kern, int64_t m0, int64_t m1, i
     for (int64_t pc = 0; pc < K; pc += kc) {
       const int64_t kcb = std::min(kc, K - pc);
       const float* bblk;
-      if (P.b.packed) {
+      if (b_half) {
+        widen_half(P.b.packed->half_data.data() + pc * Np + jc * kcb, round_up(nc, kNR) * kcb, bbuf);
+        bblk = bbuf;
+      } else if (P.b.packed) {
         bblk = P.b.packed->data.data() + pc * Np + jc * kcb;
       } else {
         kern.pack_b(P.b.p, P.b.ld, P.b.trans, jc, nc, pc, kcb, bbuf);
@@ -193,7 +217,10 @@ void run_blocks(const Problem& P, const Kernels& kern, int64_t m0, int64_t m1, i
       for (int64_t ic = m0; ic < m1; ic += mc_step) {
         const int64_t mc = std::min(mc_step, m1 - ic);
         const float* ablk;
-        if (P.a.packed) {
+        if (a_half) {
+          widen_half(P.a.packed->half_data.data() + pc * Mp + ic * kcb, round_up(mc, kMR) * kcb, abuf);
+          ablk = abuf;
+        } else if (P.a.packed) {
           ablk = P.a.packed->data.data() + pc * Mp + ic * kcb;
         } else {
           kern.pack_a(P.a.p, P.a.ld, P.a.trans, P.alpha, ic, mc, pc, kcb, abuf);
@@ -245,15 +272,17 @@ bool run_gemv(const Problem& P, const Kernels& kern, ThreadPool* pool) {
   const bool row_vector = P.M == 1 && !P.b.packed;
   const bool col_vector = !row_vector && P.N == 1;
   if (!row_vector && !col_vector) return false;
+  // A half-precision packed matrix operand goes through the block path, which widens it block by block.
+  if (col_vector && P.a.packed && P.a.packed->half) return false;
   float* v = tl_vec.get(size_t(std::max<int64_t>(K, 1)));
   if (!v) return false;
   // The vector operand, contiguous.
   if (row_vector) {
     for (int64_t k = 0; k < K; k++)
-      v[k] = P.a.packed ? P.a.packed->data[size_t(k * kMR)] : P.a.p[P.a.trans ? k * P.a.ld : k];
+      v[k] = P.a.packed ? packed_at(*P.a.packed, size_t(k * kMR)) : P.a.p[P.a.trans ? k * P.a.ld : k];
   } else {
     for (int64_t k = 0; k < K; k++)
-      v[k] = P.b.packed ? P.b.packed->data[size_t(k * kNR)] : P.b.p[P.b.trans ? k : k * P.b.ld];
+      v[k] = P.b.packed ? packed_at(*P.b.packed, size_t(k * kNR)) : P.b.p[P.b.trans ? k : k * P.b.ld];
   }
   const int tasks = threads_for(P, pool);
   if (row_vector) {
@@ -326,6 +355,10 @@ const char* sgemm_kernel_name() { return kernels().name; }
 
 void sgemm_internal::set_kernels_for_testing(const Kernels* k) { g_kernels_override.store(k); }
 
+void sgemm_internal::widen_half_portable(const uint16_t* src, int64_t n, float* dst) {
+  for (int64_t i = 0; i < n; i++) dst[i] = half_to_float(src[i]);
+}
+
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmEpilogue& ep, ThreadPool* pool) {
   Problem P;
@@ -352,7 +385,44 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, GemmEpilogue(), pool);
 }
 
-Status pack_a(const float* A, int64_t lda, bool trans_a, int64_t M, int64_t K, PackedA* out) {
+namespace {
+
+// Packs K block by K block with `pack_block(pc, kcb, dst)` into `data` (rows_p = padded M or N), or, when half,
+// into a float scratch of one K block that is then narrowed into `half_data`: the full float packing never exists.
+template <typename PackBlock>
+Status pack_blocks(int64_t rows_p, int64_t K, int64_t kc, bool half, const char* what, std::vector<float>* data,
+                   std::vector<uint16_t>* half_data, const PackBlock& pack_block) {
+  try {
+    data->clear();
+    half_data->clear();
+    if (!half) {
+      data->assign(size_t(rows_p * K), 0.f);
+      for (int64_t pc = 0; pc < K; pc += kc) pack_block(pc, std::min(kc, K - pc), data->data() + pc * rows_p);
+      return Status::OK();
+    }
+    half_data->assign(size_t(rows_p * K), 0);
+    std::vector<float> block(size_t(rows_p * std::min(kc, K)), 0.f);
+    for (int64_t pc = 0; pc < K; pc += kc) {
+      const int64_t kcb = std::min(kc, K - pc);
+      pack_block(pc, kcb, block.data());
+      uint16_t* dst = half_data->data() + pc * rows_p;
+      for (int64_t i = 0; i < rows_p * kcb; i++) dst[i] = float_to_half(block[size_t(i)]);
+    }
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kOutOfMemory, std::string(what) + ": out of memory");
+  }
+  return Status::OK();
+}
+
+// The element count a packing of `rows_p` x K holds, float or half.
+template <typename Packed>
+bool packing_size_ok(const Packed& p, int64_t rows_p, int64_t K) {
+  return (p.half ? p.half_data.size() : p.data.size()) == size_t(rows_p * K);
+}
+
+}  // namespace
+
+Status pack_a(const float* A, int64_t lda, bool trans_a, int64_t M, int64_t K, PackedA* out, bool half) {
   const int64_t Mp = round_up(std::max<int64_t>(M, 0), kMR);
   INT8RT_RETURN_IF_ERROR(check_pack_args("pack_a", A, lda, trans_a ? K : M, trans_a ? M : K, Mp, K));
   out->M = M;
@@ -360,21 +430,15 @@ Status pack_a(const float* A, int64_t lda, bool trans_a, int64_t M, int64_t K, P
   out->mr = kMR;
   out->isa = static_cast<int>(active_isa());
   out->kc = kc_for(K);
-  try {
-    out->data.assign(size_t(Mp * K), 0.f);
-  } catch (const std::bad_alloc&) {
-    return Status(ErrorCode::kOutOfMemory, "pack_a: out of memory");
-  }
-  for (int64_t pc = 0; pc < K; pc += out->kc) {
-    const int64_t kcb = std::min(out->kc, K - pc);
-    kernels().pack_a(A, lda, trans_a, 1.f, 0, M, pc, kcb, out->data.data() + pc * Mp);
-  }
-  return Status::OK();
+  out->half = half;
+  const Kernels& kern = kernels();
+  return pack_blocks(Mp, K, out->kc, half, "pack_a", &out->data, &out->half_data,
+                     [&](int64_t pc, int64_t kcb, float* dst) { kern.pack_a(A, lda, trans_a, 1.f, 0, M, pc, kcb, dst); });
 }
 
 void sgemm_packed_a(const PackedA& A, int64_t N, const float* B, int64_t ldb, bool trans_b, float* C, int64_t ldc,
                     const GemmEpilogue& ep, ThreadPool* pool) {
-  if (A.data.size() != size_t(round_up(A.M, kMR) * A.K)) return;  // not made by pack_a
+  if (!packing_size_ok(A, round_up(A.M, kMR), A.K)) return;  // not made by pack_a
   Problem P;
   P.M = A.M;
   P.N = N;
@@ -390,7 +454,7 @@ void sgemm_packed_a(const PackedA& A, int64_t N, const float* B, int64_t ldb, bo
   run(P, pool);
 }
 
-Status pack_b(const float* B, int64_t ldb, bool trans_b, int64_t K, int64_t N, PackedB* out) {
+Status pack_b(const float* B, int64_t ldb, bool trans_b, int64_t K, int64_t N, PackedB* out, bool half) {
   const int64_t Np = round_up(std::max<int64_t>(N, 0), kNR);
   INT8RT_RETURN_IF_ERROR(check_pack_args("pack_b", B, ldb, trans_b ? N : K, trans_b ? K : N, Np, K));
   out->K = K;
@@ -398,21 +462,15 @@ Status pack_b(const float* B, int64_t ldb, bool trans_b, int64_t K, int64_t N, P
   out->nr = kNR;
   out->isa = static_cast<int>(active_isa());
   out->kc = kc_for(K);
-  try {
-    out->data.assign(size_t(Np * K), 0.f);
-  } catch (const std::bad_alloc&) {
-    return Status(ErrorCode::kOutOfMemory, "pack_b: out of memory");
-  }
-  for (int64_t pc = 0; pc < K; pc += out->kc) {
-    const int64_t kcb = std::min(out->kc, K - pc);
-    kernels().pack_b(B, ldb, trans_b, 0, N, pc, kcb, out->data.data() + pc * Np);
-  }
-  return Status::OK();
+  out->half = half;
+  const Kernels& kern = kernels();
+  return pack_blocks(Np, K, out->kc, half, "pack_b", &out->data, &out->half_data,
+                     [&](int64_t pc, int64_t kcb, float* dst) { kern.pack_b(B, ldb, trans_b, 0, N, pc, kcb, dst); });
 }
 
 void sgemm_packed_b(int64_t M, const float* A, int64_t lda, bool trans_a, const PackedB& B, float* C, int64_t ldc,
                     const GemmEpilogue& ep, ThreadPool* pool) {
-  if (B.data.size() != size_t(round_up(B.N, kNR) * B.K)) return;  // not made by pack_b
+  if (!packing_size_ok(B, round_up(B.N, kNR), B.K)) return;  // not made by pack_b
   Problem P;
   P.M = M;
   P.N = B.N;

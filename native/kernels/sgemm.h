@@ -36,15 +36,22 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 const char* sgemm_kernel_name();
 
 // The left operand packed once (Conv weights W[Cout, Cin*kh*kw] at engine build).
+//
+// Half-precision packings (pack_a/pack_b with half = true, precision 'fp16'): the packed panels are stored as IEEE
+// binary16 in `half_data` (same layout, `data` stays empty), which halves the weights' memory. The product is still
+// computed in float32: each block of panels is widened to float (F16C where available) into a per-thread buffer
+// right before the microkernel reads it, so the result equals the float GEMM run on the half-rounded weights.
 class PackedA {
  public:
   int64_t M = 0, K = 0;
   std::vector<float> data;  // layout private to the implementation (kernels/sgemm-internal.h)
+  std::vector<uint16_t> half_data;  // the same layout as binary16, when half
+  bool half = false;
   int mr = 0;               // panel height used when packing
   int isa = 0;              // the Isa this packing was made for
   int64_t kc = 0;           // K block size of the packing
 };
-Status pack_a(const float* A, int64_t lda, bool trans_a, int64_t M, int64_t K, PackedA* out);
+Status pack_a(const float* A, int64_t lda, bool trans_a, int64_t M, int64_t K, PackedA* out, bool half = false);
 // C[M,N] = A * op(B) with the epilogue.  B is K x N (ldb) or, when trans_b, N x K.
 void sgemm_packed_a(const PackedA& A, int64_t N, const float* B, int64_t ldb, bool trans_b, float* C, int64_t ldc,
                     const GemmEpilogue& ep, ThreadPool* pool);
@@ -54,11 +61,13 @@ class PackedB {
  public:
   int64_t K = 0, N = 0;
   std::vector<float> data;  // layout private to the implementation (kernels/sgemm-internal.h)
+  std::vector<uint16_t> half_data;  // the same layout as binary16, when half (see PackedA)
+  bool half = false;
   int nr = 0;               // panel width used when packing
   int isa = 0;
   int64_t kc = 0;           // K block size of the packing
 };
-Status pack_b(const float* B, int64_t ldb, bool trans_b, int64_t K, int64_t N, PackedB* out);
+Status pack_b(const float* B, int64_t ldb, bool trans_b, int64_t K, int64_t N, PackedB* out, bool half = false);
 // C[M,N] = op(A) * B with the epilogue.  A is M x K (lda) or, when trans_a, K x M.
 void sgemm_packed_b(int64_t M, const float* A, int64_t lda, bool trans_a, const PackedB& B, float* C, int64_t ldc,
                     const GemmEpilogue& ep, ThreadPool* pool);

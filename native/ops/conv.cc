@@ -610,15 +610,20 @@ void run_items(ThreadPool* pool, int tasks, int64_t n, bool parallel, Fn fn) {
   });
 }
 
-Status pack_groups(const float* w, int64_t group, int64_t rows, int64_t depth, bool transpose,
+Status pack_groups(const float* w, int64_t group, int64_t rows, int64_t depth, bool transpose, bool half,
                    std::vector<PackedA>* out) {
   // Conv: W_g is [rows=M/g, depth=K] row-major. ConvTranspose: W_g is [depth=C/g, rows=M/g*taps] and we pack
-  // its transpose.
+  // its transpose. `half`: stored as binary16 (precision 'fp16', kernels/sgemm.h).
   out->assign(size_t(group), PackedA());
   for (int64_t g = 0; g < group; g++)
-    INT8RT_RETURN_IF_ERROR(pack_a(w + g * rows * depth, transpose ? rows : depth, transpose, rows, depth, &(*out)[g]));
+    INT8RT_RETURN_IF_ERROR(
+        pack_a(w + g * rows * depth, transpose ? rows : depth, transpose, rows, depth, &(*out)[g], half));
   return Status::OK();
 }
+
+// The engine sets `__fp16_weights` = 1 on weight-bearing nodes for precision 'fp16': constant weights are then
+// packed as half (computed in float32), and the kernel name says so.
+bool fp16_weights_requested(const NodeDef& node) { return node.attr_int("__fp16_weights", 0) != 0; }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Conv
@@ -643,8 +648,12 @@ class ConvKernel final : public OpKernel {
       k->label_ = depthwise ? (use_avx2() ? "conv_fp32_depthwise_avx2" : "conv_fp32_depthwise") : "conv_fp32_gemm";
       const int64_t taps = W->numel() / std::max<int64_t>(M * W->dim(1), 1);
       if (!depthwise && W->numel() > 0) {
-        INT8RT_RETURN_IF_ERROR(pack_groups(W->data<float>(), group, M / group, W->dim(1) * taps, false, &k->packed_));
+        // Depthwise weights stay float32 under precision 'fp16': they are tiny and read directly, not packed.
+        const bool half = fp16_weights_requested(node);
+        INT8RT_RETURN_IF_ERROR(
+            pack_groups(W->data<float>(), group, M / group, W->dim(1) * taps, false, half, &k->packed_));
         k->packed_dims_ = W->dims();
+        if (half) k->label_ = "conv_fp16w_gemm";
       }
     }
     *out = std::move(k);
@@ -742,7 +751,7 @@ class ConvKernel final : public OpKernel {
     std::vector<PackedA> local;
     const std::vector<PackedA>* packed = &packed_;
     if (packed_.empty() || W.dims() != packed_dims_) {
-      INT8RT_RETURN_IF_ERROR(pack_groups(W.data<float>(), G, Mg, Kg, false, &local));
+      INT8RT_RETURN_IF_ERROR(pack_groups(W.data<float>(), G, Mg, Kg, false, false, &local));
       packed = &local;
     }
 
@@ -828,8 +837,9 @@ class ConvTransposeKernel final : public OpKernel {
         return shape_error(node, "W's input channels (" + std::to_string(C) + ") are not divisible by group " +
                                      std::to_string(group));
       if (W->numel() > 0) {
+        k->half_ = fp16_weights_requested(node);
         INT8RT_RETURN_IF_ERROR(
-            pack_groups(W->data<float>(), group, W->numel() / C, C / group, true, &k->packed_));
+            pack_groups(W->data<float>(), group, W->numel() / C, C / group, true, k->half_, &k->packed_));
         k->packed_dims_ = W->dims();
       }
     }
@@ -837,7 +847,9 @@ class ConvTransposeKernel final : public OpKernel {
     return Status::OK();
   }
 
-  std::string kernel_name() const override { return "conv_transpose_fp32_gemm_col2im"; }
+  std::string kernel_name() const override {
+    return half_ ? "conv_transpose_fp16w_gemm_col2im" : "conv_transpose_fp32_gemm_col2im";
+  }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();
@@ -886,7 +898,7 @@ class ConvTransposeKernel final : public OpKernel {
       std::vector<PackedA> local;
       const std::vector<PackedA>* packed = &packed_;
       if (packed_.empty() || W->dims() != packed_dims_) {
-        INT8RT_RETURN_IF_ERROR(pack_groups(W->data<float>(), G, Rg, Cg, true, &local));
+        INT8RT_RETURN_IF_ERROR(pack_groups(W->data<float>(), G, Rg, Cg, true, false, &local));
         packed = &local;
       }
       const bool fast2d = g.nsp <= 2;
@@ -939,6 +951,7 @@ class ConvTransposeKernel final : public OpKernel {
   FusedActivation act_;
   std::vector<PackedA> packed_;
   Dims packed_dims_;
+  bool half_ = false;  // packed_ holds binary16 weights (precision 'fp16')
 };
 
 Status make_conv(const KernelInfo& info, std::unique_ptr<OpKernel>* out) { return ConvKernel::create(info, out); }

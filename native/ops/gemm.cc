@@ -151,7 +151,9 @@ class GemmKernel final : public OpKernel {
         b = scaled.data();
       }
       const int64_t Kb = k->trans_b_ ? B->dim(1) : B->dim(0), N = k->trans_b_ ? B->dim(0) : B->dim(1);
-      INT8RT_RETURN_IF_ERROR(pack_b(b, B->dim(1), k->trans_b_, Kb, N, &k->packed_b_));
+      // `__fp16_weights` (set by the engine for precision 'fp16'): stored as binary16, computed in float32.
+      const bool half = node.attr_int("__fp16_weights", 0) != 0;
+      INT8RT_RETURN_IF_ERROR(pack_b(b, B->dim(1), k->trans_b_, Kb, N, &k->packed_b_, half));
       k->packed_dtype_ = B->dtype();
       k->has_packed_b_ = true;
     }
@@ -171,6 +173,7 @@ class GemmKernel final : public OpKernel {
   }
 
   std::string kernel_name() const override {
+    if (has_packed_b_ && packed_b_.half) return std::string("gemm_fp16w_packed_b_") + sgemm_kernel_name();
     return std::string("gemm_fp32_") + (has_packed_b_ ? "packed_b_" : "") + sgemm_kernel_name();
   }
 
@@ -408,7 +411,9 @@ class MatMulKernel final : public OpKernel {
         b = converted.data();
       }
       const int64_t K = B->dim(0), N = B->rank() == 2 ? B->dim(1) : 1;
-      INT8RT_RETURN_IF_ERROR(pack_b(b, N, false, K, N, &k->packed_b_));
+      // `__fp16_weights` (set by the engine for precision 'fp16'): stored as binary16, computed in float32.
+      const bool half = node.attr_int("__fp16_weights", 0) != 0;
+      INT8RT_RETURN_IF_ERROR(pack_b(b, N, false, K, N, &k->packed_b_, half));
       k->packed_dims_ = B->dims();
       k->packed_dtype_ = B->dtype();
       k->has_packed_b_ = true;
@@ -418,6 +423,7 @@ class MatMulKernel final : public OpKernel {
   }
 
   std::string kernel_name() const override {
+    if (has_packed_b_ && packed_b_.half) return std::string("matmul_fp16w_packed_b_") + sgemm_kernel_name();
     return std::string("matmul_fp32_") + (has_packed_b_ ? "packed_b_" : "") + sgemm_kernel_name();
   }
 

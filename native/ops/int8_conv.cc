@@ -26,6 +26,7 @@
 #include "kernels/qgemm.h"
 #include "ops/conv_params.h"
 #include "ops/int8_common.h"
+#include "ops/int8_dynamic.h"
 
 namespace int8rt {
 namespace int8ops {
@@ -251,7 +252,11 @@ class ConvS8Kernel final : public OpKernel {
   std::string label_ = "conv_s8";
 };
 
-Status make_conv_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) { return ConvS8Kernel::create(info, out); }
+// Nodes the dynamic int8 planner marked (`__dynamic` = 1) take float activations: ops/int8_dynamic.h.
+Status make_conv_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
+  if (info.node().attr_int("__dynamic", 0)) return make_conv_dynamic(info, out);
+  return ConvS8Kernel::create(info, out);
+}
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "kernels/qgemm.h"
 #include "ops/int8_common.h"
+#include "ops/int8_dynamic.h"
 
 namespace int8rt {
 namespace int8ops {
@@ -217,8 +218,13 @@ class MatMulS8Kernel final : public OpKernel {
   int64_t N_ = 0, K_ = 0;
 };
 
-Status make_gemm_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) { return GemmS8Kernel::create(info, out); }
+// Nodes the dynamic int8 planner marked (`__dynamic` = 1) take float activations: ops/int8_dynamic.h.
+Status make_gemm_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
+  if (info.node().attr_int("__dynamic", 0)) return make_gemm_dynamic(info, out);
+  return GemmS8Kernel::create(info, out);
+}
 Status make_matmul_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
+  if (info.node().attr_int("__dynamic", 0)) return make_matmul_dynamic(info, out);
   return MatMulS8Kernel::create(info, out);
 }
 

@@ -67,51 +67,75 @@ std::vector<uint32_t>& zeroed_scratch(uint32_t nbins) {
 
 }  // namespace
 
+bool TensorStats::prepare(size_t n, Pass* pass) const {
+  pass->width = width_;
+  pass->nbins = uint32_t(bins_.size());
+  // Range-only statistics always take the one-pass path; histograms once their bins exist, for tensors large enough
+  // for the kernel (smaller ones are cheaper through the direct loop of add()).
+  if (!histogram_) return true;
+  return !bins_.empty() && n >= kDirectPerBin * bins_.size() && n <= kKernelChunk;
+}
+
+void TensorStats::histogram(const float* x, size_t n, ThreadPool* pool, Pass* pass) {
+  const uint32_t nbins = pass->nbins;
+  if (nbins == 0) {
+    pass->range = range_f32(x, n);
+    return;
+  }
+  const float inv_width = float(1.0 / pass->width);
+  pass->counts.assign(nbins, 0);
+  if (!pool || pool->num_threads() <= 1 || n < 2 * kParallelChunk) {
+    std::vector<uint32_t>& scratch = zeroed_scratch(nbins);
+    pass->range = abs_histogram_f32(x, n, inv_width, nbins, scratch.data());
+    for (int c = 0; c < kAbsHistogramCopies; c++) {
+      const uint32_t* s = scratch.data() + size_t(c) * nbins;
+      for (uint32_t k = 0; k < nbins; k++) pass->counts[k] += s[k];
+    }
+    return;
+  }
+  // Split over the pool: each task fills its own thread's sub-histograms, then adds them to the pass under `mu`.
+  const int64_t tasks = std::min<int64_t>(int64_t(n / kParallelChunk), 2 * int64_t(pool->num_threads()));
+  std::mutex mu;
+  RangeF32 total{INFINITY, -INFINITY, 0};
+  pool->parallel_tasks(tasks, [&](int64_t t) {
+    const size_t b = size_t(t) * n / size_t(tasks), e = size_t(t + 1) * n / size_t(tasks);
+    std::vector<uint32_t>& scratch = zeroed_scratch(nbins);
+    const RangeF32 r = abs_histogram_f32(x + b, e - b, inv_width, nbins, scratch.data());
+    std::lock_guard<std::mutex> lk(mu);
+    total.min = std::min(total.min, r.min);
+    total.max = std::max(total.max, r.max);
+    total.absmax_bits = std::max(total.absmax_bits, r.absmax_bits);
+    for (int c = 0; c < kAbsHistogramCopies; c++) {
+      const uint32_t* s = scratch.data() + size_t(c) * nbins;
+      for (uint32_t k = 0; k < nbins; k++) pass->counts[k] += s[k];
+    }
+  });
+  pass->range = total;
+}
+
+bool TensorStats::commit(size_t n, const Pass& pass) {
+  if (pass.range.absmax_bits >= 0x7f800000u) return false;  // non-finite values: add() filters them out
+  const float amax = bits_to_float(pass.range.absmax_bits);
+  if (histogram_) {
+    // The bins must be those the pass counted into, and cover every value (past the top, values were clamped into
+    // the last bin).
+    if (pass.nbins != bins_.size() || pass.width != width_ || double(amax) > width_ * double(pass.nbins))
+      return false;
+    for (uint32_t k = 0; k < pass.nbins; k++) bins_[k] += pass.counts[k];
+  }
+  note_range(n, pass.range.min, pass.range.max, amax);
+  return true;
+}
+
 void TensorStats::add(const float* x, size_t n, ThreadPool* pool) {
   if (n == 0) return;
-  const size_t nbins = bins_.size();
-  if (nbins > 0 && n >= kDirectPerBin * nbins && n <= kKernelChunk) {
-    // The common case, a large tensor once the histogram exists: one pass computes the range and the histogram,
-    // assuming the bins still cover the values. When they do not (a new maximum, or non-finite values), the counts
-    // are dropped and the general path below starts over.
-    const float inv_width = float(1.0 / width_);
-    const double top = width_ * double(nbins);
-    if (pool && pool->num_threads() > 1 && n >= 2 * kParallelChunk) {
-      // Split over the pool: each task fills its thread's sub-histograms, then adds them to `acc` under `mu`.
-      const int64_t tasks = std::min<int64_t>(int64_t(n / kParallelChunk), 4 * int64_t(pool->num_threads()));
-      std::vector<uint64_t> acc(nbins, 0);
-      std::mutex mu;
-      RangeF32 total{INFINITY, -INFINITY, 0};
-      pool->parallel_tasks(tasks, [&](int64_t t) {
-        const size_t b = size_t(t) * n / size_t(tasks), e = size_t(t + 1) * n / size_t(tasks);
-        std::vector<uint32_t>& scratch = zeroed_scratch(uint32_t(nbins));
-        const RangeF32 r = abs_histogram_f32(x + b, e - b, inv_width, uint32_t(nbins), scratch.data());
-        std::lock_guard<std::mutex> lk(mu);
-        total.min = std::min(total.min, r.min);
-        total.max = std::max(total.max, r.max);
-        total.absmax_bits = std::max(total.absmax_bits, r.absmax_bits);
-        for (int c = 0; c < kAbsHistogramCopies; c++) {
-          const uint32_t* sc = scratch.data() + size_t(c) * nbins;
-          for (size_t k = 0; k < nbins; k++) acc[k] += sc[k];
-        }
-      });
-      const float amax = bits_to_float(total.absmax_bits);
-      if (total.absmax_bits < 0x7f800000u && double(amax) <= top) {
-        note_range(n, total.min, total.max, amax);
-        for (size_t k = 0; k < nbins; k++) bins_[k] += acc[k];
-        return;
-      }
-    } else {
-      std::vector<uint32_t>& scratch = zeroed_scratch(uint32_t(nbins));
-      const RangeF32 r = abs_histogram_f32(x, n, inv_width, uint32_t(nbins), scratch.data());
-      const float amax = bits_to_float(r.absmax_bits);
-      if (r.absmax_bits < 0x7f800000u && double(amax) <= top) {
-        note_range(n, r.min, r.max, amax);
-        merge_copies(scratch);
-        return;
-      }
-    }
+  Pass pass;
+  if (prepare(n, &pass)) {
+    histogram(x, n, pool, &pass);
+    if (commit(n, pass)) return;
   }
+  // The general path: the range first, the bins grown to cover it, then the histogram. It handles the first batch,
+  // small tensors, a new maximum and non-finite values.
   const RangeF32 r = range_f32(x, n);
   if (r.absmax_bits < 0x7f800000u) {
     add_finite(x, n, r.min, r.max, bits_to_float(r.absmax_bits));
@@ -155,6 +179,7 @@ void TensorStats::merge_copies(const std::vector<uint32_t>& scratch) {
 
 void TensorStats::add_finite(const float* x, size_t n, float lo, float hi, float amax) {
   note_range(n, lo, hi, amax);
+  if (!histogram_) return;
   if (amax == 0.f) {  // all zeros: bin 0, whatever the width will be
     if (bins_.empty())
       pending_zeros_ += n;
@@ -208,6 +233,7 @@ void TensorStats::cover(float amax) {
 }
 
 float TensorStats::amax(CalibrationMethod method, double percentile) const {
+  if (!histogram_) return absmax_;
   if (absmax_ == 0.f || bins_.empty()) return 0.f;
   double a = absmax_;
   switch (method) {
@@ -418,22 +444,31 @@ Calibrator::Entry* Calibrator::entry(const std::string& name) {
   std::lock_guard<std::mutex> lk(table_mu_);
   auto it = table_.find(name);
   if (it != table_.end()) return it->second;
-  entries_.push_back(std::make_unique<Entry>());
+  entries_.push_back(std::make_unique<Entry>(histograms_));
   Entry* e = entries_.back().get();
   e->name = name;
   table_.emplace(name, e);
   return e;
 }
 
-Calibrator::Calibrator(int threads) {
+Calibrator::Calibrator(int threads, bool histograms) : histograms_(histograms) {
   if (threads > 1) pool_ = std::make_unique<ThreadPool>(threads);
 }
 
 Calibrator::~Calibrator() = default;
 
 void Calibrator::observe(const std::string& name, const float* x, size_t n) {
+  if (n == 0) return;
   Entry* e = entry(name);
+  thread_local TensorStats::Pass pass;  // keeps its counts' capacity from one call to the next
+  bool one_pass;
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    one_pass = e->stats.prepare(n, &pass);
+  }
+  if (one_pass) TensorStats::histogram(x, n, pool_.get(), &pass);
   std::lock_guard<std::mutex> lk(e->mu);
+  if (one_pass && e->stats.commit(n, pass)) return;
   e->stats.add(x, n, pool_.get());
 }
 
@@ -451,6 +486,9 @@ size_t Calibrator::tensor_count() const {
 }
 
 Status Calibrator::finish(CalibrationMethod method, double percentile, std::vector<TensorRange>* out) const {
+  if (!histograms_ && method != CalibrationMethod::kMinMax)
+    return Status(ErrorCode::kInvalidArgument, std::string("method '") + calibration_method_name(method) +
+                                                   "' needs histograms; this calibrator kept ranges only (minmax)");
   if (method == CalibrationMethod::kPercentile && !(percentile > 0 && percentile <= 100))
     return Status(ErrorCode::kInvalidArgument,
                   "percentile must be in (0, 100], got " + std::to_string(percentile));

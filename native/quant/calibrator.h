@@ -33,6 +33,7 @@
 #include "core/engine.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "kernels/histogram.h"
 
 namespace int8rt {
 
@@ -48,6 +49,9 @@ class TensorStats {
   static constexpr uint32_t kInitialBins = 2048;
   static constexpr uint32_t kMaxBins = 1u << 16;
 
+  // histogram = false keeps the range only (min, max, max|x|: all that 'minmax' needs, at a tenth of the cost).
+  explicit TensorStats(bool histogram = true) : histogram_(histogram) {}
+
   // Folds n values in. Non-finite values are counted and skipped. Large tensors are split over `pool` if given.
   void add(const float* x, size_t n, ThreadPool* pool = nullptr);
 
@@ -62,8 +66,24 @@ class TensorStats {
   double bin_width() const { return width_; }
 
   // The range by `method`; `percentile` in (0, 100] is used by kPercentile only. 0 for a tensor with no non-zero
-  // value.
+  // value. Without a histogram, every method gives max|x|.
   float amax(CalibrationMethod method, double percentile) const;
+
+  // add() in three steps, so that the costly middle one can run without the caller's lock (concurrent runs then
+  // histogram the same tensor at the same time instead of queueing on it): prepare() reads the bins' geometry
+  // (under the lock) and says whether this batch may take the one-pass path; histogram() counts x against that
+  // geometry and takes the range, touching no statistics; commit() (under the lock) folds the pass in, or returns
+  // false and changes nothing when the bins changed meanwhile or the values do not fit them (a new maximum,
+  // non-finite values): the caller then calls add().
+  struct Pass {
+    double width = 0;
+    uint32_t nbins = 0;  // 0: range only
+    RangeF32 range{};
+    std::vector<uint64_t> counts;
+  };
+  bool prepare(size_t n, Pass* pass) const;
+  static void histogram(const float* x, size_t n, ThreadPool* pool, Pass* pass);
+  bool commit(size_t n, const Pass& pass);
 
  private:
   void add_finite(const float* x, size_t n, float lo, float hi, float amax);
@@ -71,6 +91,7 @@ class TensorStats {
   void merge_copies(const std::vector<uint32_t>& scratch);  // adds the kernel's sub-histograms to bins_
   void cover(float amax);  // grows the histogram so that its top edge is >= amax
 
+  bool histogram_;
   uint64_t count_ = 0, nonfinite_ = 0, pending_zeros_ = 0;
   float min_ = 0, max_ = 0, absmax_ = 0;
   double width_ = 0;
@@ -96,12 +117,14 @@ struct TensorRange {
 };
 
 // Collects TensorStats for every float32 value of the runs it observes. Any number of runs may observe at once:
-// the tensor table has its own lock, and each tensor's statistics are updated under that tensor's lock.
+// the tensor table has its own lock, and each tensor's statistics are updated under that tensor's lock, which is
+// not held while a large tensor is histogrammed (TensorStats::Pass).
 class Calibrator : public RunObserver {
  public:
   // `threads` > 1: large tensors are histogrammed, and ranges computed, on a pool of that many threads (the observer
-  // runs on the engine run's thread, between nodes, while the engine's own pool is idle).
-  explicit Calibrator(int threads = 1);
+  // runs on the engine run's thread, between nodes, while the engine's own pool is idle). histograms = false keeps
+  // ranges only: finish() then serves 'minmax' alone.
+  explicit Calibrator(int threads = 1, bool histograms = true);
   ~Calibrator() override;
 
   void on_value(const std::string& name, const Tensor& value) override;
@@ -116,12 +139,14 @@ class Calibrator : public RunObserver {
 
  private:
   struct Entry {
+    explicit Entry(bool histogram) : stats(histogram) {}
     std::string name;
     mutable std::mutex mu;
     TensorStats stats;
   };
   Entry* entry(const std::string& name);
 
+  bool histograms_;
   std::unique_ptr<ThreadPool> pool_;
   mutable std::mutex table_mu_;
   std::unordered_map<std::string, Entry*> table_;

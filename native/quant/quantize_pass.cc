@@ -301,4 +301,56 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
   return Status::OK();
 }
 
+Status plan_dynamic_int8(PassState& g, const QuantizeOptions& opts, std::map<std::string, NodeDecision>* decisions) {
+  const KernelRegistry& reg = kernel_registry();
+  for (NodeDef& n : g.nodes) {
+    std::vector<std::string> names = n.fused_from.empty() ? std::vector<std::string>{n.name} : n.fused_from;
+    bool pinned_fp32 = false, pinned_int8 = false;
+    for (const auto& nm : names) {
+      auto it = opts.node_precision.find(nm);
+      if (it == opts.node_precision.end()) continue;
+      pinned_fp32 |= it->second == Precision::kFp32;
+      pinned_int8 |= it->second == Precision::kInt8;
+    }
+    NodeDecision d;
+    std::string why;
+    const KernelDef* def = nullptr;
+    if (pinned_fp32) {
+      why = "pinned to fp32 by nodePrecision";
+    } else if (!n.domain.empty() || !kRegionStarters.count(n.op_type)) {
+      why = "int8-dynamic quantizes only Conv, Gemm and MatMul";
+    } else if (!(def = reg.find(n.op_type, n.domain, g.opset, Device::kCpu, Precision::kInt8, nullptr))) {
+      why = "no int8 kernel for " + n.op_type;
+    } else {
+      // The kernel has the last word: its factory refuses what it cannot do, with a reason.
+      NodeDef trial = n;
+      trial.set_attr_int("__dynamic", 1);
+      std::vector<const Tensor*> consts;
+      for (const auto& in : trial.inputs) {
+        auto c = g.constants.find(in);
+        consts.push_back(c == g.constants.end() ? nullptr : &c->second);
+      }
+      KernelInfo info(trial, g.opset, consts);
+      std::unique_ptr<OpKernel> kernel;
+      Status st = def->factory(info, &kernel);
+      if (st.ok()) {
+        n = std::move(trial);
+        d.precision = Precision::kInt8;
+      } else {
+        why = st.message();
+        std::string prefix = trial.describe() + ": ";
+        if (why.compare(0, prefix.size(), prefix) == 0) why = why.substr(prefix.size());
+      }
+    }
+    if (d.precision != Precision::kInt8) {
+      if (pinned_int8)
+        return Status(ErrorCode::kUnsupported,
+                      n.describe() + " is pinned to int8 by nodePrecision but cannot run in dynamic int8: " + why);
+      d.reason = why;
+    }
+    (*decisions)[n.name] = d;
+  }
+  return Status::OK();
+}
+
 }  // namespace int8rt

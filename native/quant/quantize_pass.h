@@ -25,4 +25,11 @@ struct NodeDecision {
 // Rewrites g in place. `decisions` is keyed by executed node name (fused nodes by their host's name).
 Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::string, NodeDecision>* decisions);
 
+// The dynamic int8 plan (precision 'int8-dynamic'; no calibration): every Conv, Gemm and MatMul whose int8 kernel
+// accepts it (constant float32 weights, a fused Relu/Clip at most) gets `__dynamic` = 1 and Precision::kInt8; it
+// keeps float32 inputs and outputs and quantizes its input per run (ops/int8_dynamic.h). Every other node stays fp32,
+// so no QuantizeLinear/DequantizeLinear is inserted. opts.node_precision is obeyed as in quantize_graph; opts.amax is
+// not used.
+Status plan_dynamic_int8(PassState& g, const QuantizeOptions& opts, std::map<std::string, NodeDecision>* decisions);
+
 }  // namespace int8rt

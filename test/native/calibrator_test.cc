@@ -376,6 +376,67 @@ TEST(Calibration, MseIsSane) {
   EXPECT_GT(u.amax(CalibrationMethod::kMse, 0), 0.98f);
 }
 
+TEST(Calibration, RangeOnlyStatistics) {
+  TensorStats s(/*histogram=*/false);
+  std::vector<float> x = gaussian(100000, 1.0, 51);
+  x[10] = std::numeric_limits<float>::quiet_NaN();
+  s.add(x.data(), x.size());
+  s.add(x.data(), 1000);
+  EXPECT_TRUE(s.bins().empty());
+  EXPECT_EQ(s.count(), 99999u + 999u);
+  EXPECT_EQ(s.nonfinite(), 2u);
+  float mn = INFINITY, mx = -INFINITY;
+  for (float v : x)
+    if (std::isfinite(v)) {
+      mn = std::min(mn, v);
+      mx = std::max(mx, v);
+    }
+  EXPECT_EQ(s.min(), mn);
+  EXPECT_EQ(s.max(), mx);
+  EXPECT_EQ(s.amax(CalibrationMethod::kMinMax, 0), std::max(-mn, mx));
+
+  Calibrator cal(1, /*histograms=*/false);
+  cal.observe("t", x.data(), x.size());
+  std::vector<TensorRange> out;
+  ASSERT_TRUE(cal.finish(CalibrationMethod::kMinMax, 99.99, &out).ok());
+  EXPECT_EQ(out[0].amax, std::max(-mn, mx));
+  Status st = cal.finish(CalibrationMethod::kEntropy, 99.99, &out);
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("histograms"), std::string::npos);
+}
+
+TEST(Calibration, PassCommitsOnlyOntoTheBinsItCounted) {
+  TensorStats s;
+  const std::vector<float> a = gaussian(20000, 1.0, 61), b = gaussian(20000, 5.0, 62);
+  s.add(a.data(), a.size());  // fixes the bins
+  TensorStats::Pass pass;
+  ASSERT_TRUE(s.prepare(a.size(), &pass));
+  TensorStats::histogram(a.data(), a.size(), nullptr, &pass);
+  s.add(b.data(), b.size());  // another run grows the bins meanwhile
+  const uint64_t count = s.count();
+  const auto bins = s.bins();
+  EXPECT_FALSE(s.commit(a.size(), pass));  // refused, nothing changed
+  EXPECT_EQ(s.count(), count);
+  EXPECT_EQ(s.bins(), bins);
+  s.add(a.data(), a.size());  // what the caller does then
+  EXPECT_EQ(s.count(), count + a.size());
+
+  // A pass whose values exceed the bins is refused too; a fitting one is taken.
+  std::vector<float> c = gaussian(200000, 1.0, 64);
+  c[7] = 1000.f;
+  ASSERT_TRUE(s.prepare(c.size(), &pass));
+  TensorStats::histogram(c.data(), c.size(), nullptr, &pass);
+  EXPECT_FALSE(s.commit(c.size(), pass));
+  ThreadPool pool(2);
+  std::vector<float> big = gaussian(300000, 1.0, 63);
+  ASSERT_TRUE(s.prepare(big.size(), &pass));
+  TensorStats::histogram(big.data(), big.size(), &pool, &pass);
+  EXPECT_TRUE(s.commit(big.size(), pass));
+  uint64_t total = 0;
+  for (uint64_t k : s.bins()) total += k;
+  EXPECT_EQ(total, s.count());
+}
+
 TEST(Calibration, MethodNames) {
   CalibrationMethod m;
   EXPECT_TRUE(parse_calibration_method("mse", &m).ok());

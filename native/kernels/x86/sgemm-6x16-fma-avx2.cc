@@ -373,6 +373,18 @@ void gemv_panels_avx2(int64_t m0, int64_t m1, int64_t K, int64_t kc, int64_t Mp,
 
 }  // namespace
 
+// Half-precision packings: 8 halves per vcvtph2ps (exact), the tail one at a time.
+void widen_half_f16c(const uint16_t* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+    _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 8))));
+  }
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
 const Kernels& avx2_kernels() {
   static const Kernels k = {&block_avx2, &pack_a_avx2, &pack_b_avx2, &gemv_rows_avx2, &gemv_dots_avx2, &gemv_panels_avx2, "avx2_6x16"};
   return k;
