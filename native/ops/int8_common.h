@@ -88,4 +88,40 @@ inline Status fused_activation_bounds(const NodeDef& node, float s_y, int32_t* q
 void transpose_s8(const int8_t* src, int64_t lds, int8_t* dst, int64_t ldd, int64_t rows, int64_t cols);
 
 }  // namespace int8ops
+// Gemm's constant weights and bias for the int8 kernels (static and dynamic): wt = alpha * op(B) as [N, K] (one row
+// per output column) and bias = beta * C with one value per output column (empty without C). `what` names the kernel
+// in refusals ("int8 Gemm", "dynamic int8 Gemm").
+inline Status gemm_constant_operands(const KernelInfo& info, const std::string& what, std::vector<float>* wt,
+                                     std::vector<float>* bias, int64_t* N_out, int64_t* K_out) {
+  const NodeDef& node = info.node();
+  if (node.attr_int("transA", 0) != 0) return unsupported(node, what + " supports only transA = 0");
+  const bool trans_b = node.attr_int("transB", 0) != 0;
+  const float alpha = node.attr_float("alpha", 1.f), beta = node.attr_float("beta", 1.f);
+  if (!std::isfinite(alpha) || !std::isfinite(beta)) return unsupported(node, what + " needs finite alpha and beta");
+  const Tensor* B = info.constant_input(1);
+  if (!B || B->dtype() != DType::kFloat32) return unsupported(node, what + " needs a constant float32 B");
+  if (B->rank() != 2) return shape_error(node, "B must be 2-D, got " + dims_str(B->dims()));
+  const int64_t K = trans_b ? B->dim(1) : B->dim(0), N = trans_b ? B->dim(0) : B->dim(1);
+  wt->assign(size_t(N * K), 0.f);
+  const float* b = B->data<float>();
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t kk = 0; kk < K; kk++) (*wt)[size_t(n * K + kk)] = alpha * (trans_b ? b[n * K + kk] : b[kk * N + n]);
+  bias->clear();
+  if (info.has_input(2)) {
+    const Tensor* C = info.constant_input(2);
+    if (!C || C->dtype() != DType::kFloat32) return unsupported(node, what + " needs a constant float32 C");
+    const Dims& cd = C->dims();
+    const bool per_col = (cd.size() == 1 && cd[0] == N) || (cd.size() == 2 && cd[0] == 1 && cd[1] == N);
+    const bool scalar = C->numel() == 1 && cd.size() <= 2;
+    if (!per_col && !scalar)
+      return unsupported(node, what + " supports only a bias C with one value per output column, got C " +
+                                   dims_str(cd));
+    bias->resize(size_t(N));
+    for (int64_t n = 0; n < N; n++) (*bias)[size_t(n)] = beta * C->data<float>()[per_col ? n : 0];
+  }
+  *N_out = N;
+  *K_out = K;
+  return Status::OK();
+}
+
 }  // namespace int8rt

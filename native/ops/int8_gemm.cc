@@ -122,32 +122,9 @@ class GemmS8Kernel final : public OpKernel {
   static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
     const NodeDef& node = info.node();
     std::unique_ptr<GemmS8Kernel> k(new GemmS8Kernel());
-    if (node.attr_int("transA", 0) != 0) return unsupported(node, "int8 Gemm supports only transA = 0");
-    const bool trans_b = node.attr_int("transB", 0) != 0;
-    const float alpha = node.attr_float("alpha", 1.f), beta = node.attr_float("beta", 1.f);
-    if (!std::isfinite(alpha) || !std::isfinite(beta))
-      return unsupported(node, "int8 Gemm needs finite alpha and beta");
-    const Tensor* B = info.constant_input(1);
-    if (!B || B->dtype() != DType::kFloat32) return unsupported(node, "int8 Gemm needs a constant float32 B");
-    if (B->rank() != 2) return shape_error(node, "B must be 2-D, got " + dims_str(B->dims()));
-    const int64_t K = trans_b ? B->dim(1) : B->dim(0), N = trans_b ? B->dim(0) : B->dim(1);
-    std::vector<float> wt(size_t(N * K));
-    const float* b = B->data<float>();
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t kk = 0; kk < K; kk++) wt[size_t(n * K + kk)] = alpha * (trans_b ? b[n * K + kk] : b[kk * N + n]);
-    std::vector<float> bias;
-    if (info.has_input(2)) {
-      const Tensor* C = info.constant_input(2);
-      if (!C || C->dtype() != DType::kFloat32) return unsupported(node, "int8 Gemm needs a constant float32 C");
-      const Dims& cd = C->dims();
-      const bool per_col = (cd.size() == 1 && cd[0] == N) || (cd.size() == 2 && cd[0] == 1 && cd[1] == N);
-      const bool scalar = C->numel() == 1 && cd.size() <= 2;
-      if (!per_col && !scalar)
-        return unsupported(node, "int8 Gemm supports only a bias C with one value per output column, got C " +
-                                     dims_str(cd));
-      bias.resize(size_t(N));
-      for (int64_t n = 0; n < N; n++) bias[size_t(n)] = beta * C->data<float>()[per_col ? n : 0];
-    }
+    std::vector<float> wt, bias;
+    int64_t N = 0, K = 0;
+    INT8RT_RETURN_IF_ERROR(gemm_constant_operands(info, "int8 Gemm", &wt, &bias, &N, &K));
     INT8RT_RETURN_IF_ERROR(k->lin_.init(node, wt, bias.empty() ? nullptr : &bias, N, K));
     k->N_ = N;
     k->K_ = K;
