@@ -30,6 +30,19 @@ export interface CalibrateOptions {
   onProgress?: (done: number, total?: number) => void;
   /** Threads one run uses inside an operator. Default: one per hardware thread. */
   intraOpThreads?: number;
+  /**
+   * Which tensors get a range.
+   * - 'int8' (default): those an int8 engine of this model reads, as `Engine.create(model, { precision: 'int8' })`
+   *   plans it (with `nodePrecision` below, if given): the inputs and outputs of the nodes that can run in int8.
+   *   Tensors inside a fused group (a Conv's output before its Relu, the steps of an elementwise chain the engine
+   *   runs as one int8 table) are not materialised by such an engine and are left out; observing fewer tensors is
+   *   what keeps calibration close to the cost of plain float runs.
+   * - 'all': every float tensor the model computes (Conv epilogues unfused), as TensorRT's calibrator lists them.
+   *   Use it for a cache meant for TensorRT, or to calibrate once for any `nodePrecision` you may try later.
+   */
+  tensors?: 'int8' | 'all';
+  /** With tensors 'int8': the per-node overrides the int8 engine will be created with (see EngineOptions). */
+  nodePrecision?: Record<string, 'fp32' | 'int8'>;
 }
 
 /** The plain-object form of a Calibration (`toJSON()` / `Calibration.fromJSON()`). */
@@ -61,11 +74,20 @@ interface CalibratorHandle {
 interface CalibrationAddon {
   createCalibrator(
     desc: ModelDescription,
-    options: { intraOpThreads?: number; histograms?: boolean },
+    options: {
+      intraOpThreads?: number;
+      histograms?: boolean;
+      tensors?: 'int8' | 'all';
+      nodePrecision?: Record<string, 'fp32' | 'int8'>;
+    },
   ): Promise<CalibratorHandle>;
 }
 
-/** Samples run this many at a time: one sample's statistics are folded in while the next one computes. */
+/**
+ * Samples run this many at a time: one sample's statistics are folded in while the next one computes, and the next
+ * sample is ready when a run ends. The native side numbers samples in the order they are passed and makes the
+ * statistics those of that order, so the result does not depend on how the runs interleave.
+ */
 const IN_FLIGHT = 2;
 
 const DEFAULT_PERCENTILE = 99.99;
@@ -101,6 +123,15 @@ function checkOptions(options: CalibrateOptions): Required<Pick<CalibrateOptions
   const t = options.intraOpThreads;
   if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 1024))
     throw argumentError(`intraOpThreads must be an integer from 0 to 1024, got ${t}`);
+  if (options.tensors !== undefined && options.tensors !== 'int8' && options.tensors !== 'all')
+    throw argumentError(`tensors must be 'int8' or 'all', got '${String(options.tensors)}'`);
+  const np = options.nodePrecision;
+  if (np !== undefined) {
+    if (np === null || typeof np !== 'object') throw argumentError('nodePrecision must be an object');
+    for (const [node, p] of Object.entries(np))
+      if (p !== 'fp32' && p !== 'int8')
+        throw argumentError(`nodePrecision['${node}'] must be 'fp32' or 'int8', got '${String(p)}'`);
+  }
   return { method, percentile };
 }
 
@@ -342,9 +373,10 @@ export class Calibration {
 }
 
 /**
- * Runs `model` in float32 on each sample and derives a range for every float tensor (graph inputs and every node
- * output; Conv epilogues are left unfused so that each ONNX tensor is seen). Samples are streamed: any iterable or
- * async iterable works, and none is held after it has run, so memory does not grow with the number of samples.
+ * Runs `model` in float32 on each sample and derives a range for each tensor an int8 engine of the model uses (or
+ * for every float tensor, with `tensors: 'all'`). Samples are streamed: any iterable or async iterable works, and
+ * none is held after it has run, so memory does not grow with the number of samples. The result depends on the
+ * samples and their order only: the same samples in the same order give the same ranges, bit for bit.
  */
 export async function calibrate(
   model: string | Uint8Array,
@@ -365,6 +397,8 @@ export async function calibrate(
     handle = await (native() as unknown as CalibrationAddon).createCalibrator(desc, {
       intraOpThreads: options.intraOpThreads ?? 0,
       histograms: method !== 'minmax', // minmax needs the range alone: no histograms to fill
+      tensors: options.tensors ?? 'int8',
+      nodePrecision: options.nodePrecision,
     });
   } catch (e) {
     throw asInt8rtError(e);

@@ -3,7 +3,12 @@
 // only converts arguments and settles promises.
 #include "addon/calibrate.h"
 
+#include <map>
 #include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "addon/convert.h"
 #include "core/engine.h"
@@ -57,15 +62,38 @@ class CalibratorHandle : public Napi::ObjectWrap<CalibratorHandle> {
 
 class BuildCalibratorWorker : public Napi::AsyncWorker {
  public:
-  BuildCalibratorWorker(Napi::Env env, ModelDef model, EngineOptions options, bool histograms, Napi::Function ctor)
+  BuildCalibratorWorker(Napi::Env env, ModelDef model, EngineOptions options, bool histograms, bool int8_tensors,
+                        std::map<std::string, Precision> node_precision, Napi::Function ctor)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(std::move(model)),
-        options_(options), histograms_(histograms), ctor_(Napi::Persistent(ctor)) {}
+        options_(options), histograms_(histograms), int8_tensors_(int8_tensors),
+        node_precision_(std::move(node_precision)), ctor_(Napi::Persistent(ctor)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
+    // The int8 plan that picks the tensors is made on a thread of its own while the calibration engine builds.
+    std::vector<std::string> selected;
+    Status selection;
+    std::thread planner;
+    if (int8_tensors_) {
+      planner = std::thread([this, &selected, &selection, model = model_] {
+        selection = int8_range_tensors(model, node_precision_, &selected);
+      });
+    }
     state_ = std::make_shared<CalibrationState>();
     status_ = Engine::build(std::move(model_), options_, &state_->engine);
-    if (status_.ok())
-      state_->calibrator = std::make_unique<Calibrator>(state_->engine->intra_op_threads(), histograms_);
+    if (planner.joinable()) planner.join();
+    if (!status_.ok()) return;
+    if (int8_tensors_ && !selection.ok()) {
+      // Overrides that name no node, or that cannot be obeyed, are the caller's mistake: say so. Anything else that
+      // stops the int8 plan (an operator an int8 build refuses) only costs speed: every tensor is observed then.
+      if (!node_precision_.empty()) {
+        status_ = selection;
+        return;
+      }
+      int8_tensors_ = false;
+    }
+    state_->calibrator = std::make_unique<Calibrator>(state_->engine->intra_op_threads(), histograms_);
+    if (int8_tensors_)
+      state_->calibrator->restrict_to(std::unordered_set<std::string>(selected.begin(), selected.end()));
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -84,21 +112,32 @@ class BuildCalibratorWorker : public Napi::AsyncWorker {
   ModelDef model_;
   EngineOptions options_;
   bool histograms_;
+  bool int8_tensors_;
+  std::map<std::string, Precision> node_precision_;
   Napi::FunctionReference ctor_;
   Status status_;
   std::shared_ptr<CalibrationState> state_;
 };
 
+// One sample: its number is taken on the JavaScript thread, in the order observe() is called, so that the statistics
+// are those of the samples in that order however the runs interleave (Calibrator::SampleRun).
 class ObserveWorker : public Napi::AsyncWorker {
  public:
   ObserveWorker(Napi::Env env, std::shared_ptr<CalibrationState> state,
                 std::vector<std::pair<std::string, Tensor>> feeds, Napi::Object keep_alive)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)),
-        feeds_(std::move(feeds)), keep_alive_(Napi::Persistent(keep_alive)) {}
+        feeds_(std::move(feeds)), keep_alive_(Napi::Persistent(keep_alive)),
+        sample_(state_->calibrator->begin_sample()) {}
+  ~ObserveWorker() override {
+    if (!ended_) state_->calibrator->end_sample(sample_);  // never ran: later samples must not wait for it
+  }
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     std::vector<Tensor> outputs;  // not needed: the observer has seen them
-    status_ = state_->engine->run(feeds_, &outputs, state_->calibrator.get());
+    Calibrator::SampleRun observer(state_->calibrator.get(), sample_);
+    status_ = state_->engine->run(feeds_, &outputs, &observer);
+    state_->calibrator->end_sample(sample_);
+    ended_ = true;
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -116,6 +155,8 @@ class ObserveWorker : public Napi::AsyncWorker {
   std::shared_ptr<CalibrationState> state_;
   std::vector<std::pair<std::string, Tensor>> feeds_;
   Napi::ObjectReference keep_alive_;  // the JS tensors whose memory the feeds view
+  uint64_t sample_;
+  bool ended_ = false;
   Status status_;
 };
 
@@ -203,7 +244,7 @@ Napi::Value CalibratorHandle::Finish(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// createCalibrator(description, { intraOpThreads }) -> Promise<CalibratorHandle>
+// createCalibrator(description, { intraOpThreads, histograms, tensors, nodePrecision }) -> Promise<CalibratorHandle>
 Napi::Value CreateCalibrator(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
@@ -213,15 +254,37 @@ Napi::Value CreateCalibrator(const Napi::CallbackInfo& info) {
   if (!st.ok()) throw to_js_error(env, st);
   EngineOptions opts;
   opts.fuse_epilogues = false;  // every ONNX tensor an int8 plan may need must be observable
-  bool histograms = true;
+  bool histograms = true, int8_tensors = true;
+  std::map<std::string, Precision> node_precision;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
     Napi::Value t = o.Get("intraOpThreads");
     if (t.IsNumber()) opts.intra_op_threads = t.As<Napi::Number>().Int32Value();
     if (o.Get("histograms").IsBoolean()) histograms = o.Get("histograms").As<Napi::Boolean>().Value();
+    Napi::Value which = o.Get("tensors");
+    if (!which.IsUndefined()) {
+      const std::string w = which.ToString().Utf8Value();
+      if (w != "int8" && w != "all")
+        throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "tensors must be 'int8' or 'all', got '" + w + "'"));
+      int8_tensors = w == "int8";
+    }
+    Napi::Value np = o.Get("nodePrecision");
+    if (np.IsObject()) {
+      Napi::Object no = np.As<Napi::Object>();
+      Napi::Array keys = no.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); i++) {
+        const std::string k = keys.Get(i).ToString().Utf8Value();
+        const std::string v = no.Get(k).ToString().Utf8Value();
+        if (v != "fp32" && v != "int8")
+          throw to_js_error(env, Status(ErrorCode::kInvalidArgument,
+                                        "nodePrecision['" + k + "'] must be 'fp32' or 'int8', got '" + v + "'"));
+        node_precision[k] = v == "fp32" ? Precision::kFp32 : Precision::kInt8;
+      }
+    }
   }
   auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
-  auto* w = new BuildCalibratorWorker(env, std::move(model), opts, histograms, ctor->Value());
+  auto* w = new BuildCalibratorWorker(env, std::move(model), opts, histograms, int8_tensors, std::move(node_precision),
+                                      ctor->Value());
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

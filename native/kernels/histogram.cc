@@ -1,4 +1,4 @@
-// Portable range and |x| histogram (see kernels/histogram.h), and the run-time choice of the AVX2 versions.
+// Portable range, |x| histogram and merge (see kernels/histogram.h), and the run-time choice of the AVX2 versions.
 #include "kernels/histogram.h"
 
 #include <algorithm>
@@ -35,6 +35,17 @@ RangeF32 abs_histogram_f32_ref(const float* x, size_t n, float inv_width, uint32
   return range_f32_ref(x, n);
 }
 
+void merge_abs_histogram_ref(uint32_t* counts, uint32_t nbins, uint64_t* bins) {
+  for (int c = 0; c < kAbsHistogramCopies; c++) {
+    uint32_t* s = counts + size_t(c) * nbins;
+    for (uint32_t k = 0; k < nbins; k++) {
+      bins[k] += s[k];
+      s[k] = 0;
+    }
+  }
+  std::fill(counts + size_t(kAbsHistogramCopies) * nbins, counts + abs_histogram_counts(nbins), 0u);
+}
+
 RangeF32 range_f32(const float* x, size_t n) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (use_avx2()) return range_f32_avx2(x, n);
@@ -47,6 +58,13 @@ RangeF32 abs_histogram_f32(const float* x, size_t n, float inv_width, uint32_t n
   if (use_avx2()) return abs_histogram_f32_avx2(x, n, inv_width, nbins, counts);
 #endif
   return abs_histogram_f32_ref(x, n, inv_width, nbins, counts);
+}
+
+void merge_abs_histogram(uint32_t* counts, uint32_t nbins, uint64_t* bins) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx2()) return merge_abs_histogram_avx2(counts, nbins, bins);
+#endif
+  merge_abs_histogram_ref(counts, nbins, bins);
 }
 
 }  // namespace int8rt

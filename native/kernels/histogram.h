@@ -31,9 +31,16 @@ constexpr size_t abs_histogram_counts(uint32_t nbins) { return size_t(kAbsHistog
 RangeF32 abs_histogram_f32(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
 RangeF32 abs_histogram_f32_ref(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
 
+// Adds the sub-histograms of `counts` (abs_histogram_counts(nbins) counters as abs_histogram_f32 leaves them) into
+// bins[0..nbins) and zeroes all of `counts`, spare counters included: a scratch that is merged after every pass
+// never needs clearing of its own. One pass over the scratch instead of a clear, a sum and an add.
+void merge_abs_histogram(uint32_t* counts, uint32_t nbins, uint64_t* bins);
+void merge_abs_histogram_ref(uint32_t* counts, uint32_t nbins, uint64_t* bins);
+
 #if defined(__x86_64__) || defined(_M_X64)
 RangeF32 range_f32_avx2(const float* x, size_t n);
 RangeF32 abs_histogram_f32_avx2(const float* x, size_t n, float inv_width, uint32_t nbins, uint32_t* counts);
+void merge_abs_histogram_avx2(uint32_t* counts, uint32_t nbins, uint64_t* bins);
 #endif
 
 }  // namespace int8rt

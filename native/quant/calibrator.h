@@ -6,8 +6,18 @@
 // folds it into that tensor's TensorStats. Memory stays bounded whatever the number of samples: per tensor, a
 // min/max and a histogram of |x| with at most kMaxBins bins. The histogram follows NVIDIA's pytorch-quantization
 // (calib/histogram.py): kInitialBins bins over [0, max|x| of the first batch]; when a later batch goes past the top
-// edge, bins of the same width are appended; past kMaxBins, pairs of bins merge (the width doubles, edges stay
-// aligned, the tensor's range is never lost, only resolution).
+// edge, bins of the same width are appended; past kMaxBins, groups of 2^k bins merge (the width grows 2^k-fold,
+// edges stay aligned, the tensor's range is never lost, only resolution).
+//
+// Determinism. Samples may run concurrently (two runs in flight keep the cores busy while one run folds its values),
+// yet the statistics are those of the samples folded one after another in sample order. Only one thing depends on
+// the order in which batches arrive: the bin width, which the first batch with a non-zero value fixes (= its
+// max|x| / kInitialBins). Everything after it commutes exactly: counts are integers; appending bins of that width and
+// merging aligned groups of 2^k bins reach the same geometry (width * 2^k, k the smallest that covers the final
+// max|x| in kMaxBins bins) in any order, and a value's bin at width 2w is its bin at width w halved, also in float
+// arithmetic (the reciprocal width and the product halve exactly), so counting before or after a merge agrees.
+// So a sample is held back only at a tensor whose width is not fixed yet, until every earlier sample has passed
+// that tensor (Calibrator::begin_sample/SampleRun); in practice only the second sample waits, behind the first.
 //
 // Methods (computed at the end, from the same statistics: one pass over the samples serves every method):
 //   minmax      amax = max|x|.
@@ -23,11 +33,16 @@
 // A tensor whose values are all zero gets amax 0 for every method (callers treat such tensors specially).
 // Non-finite values (NaN, +-inf) are left out of the statistics and counted; they have no int8 representation.
 #pragma once
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/engine.h"
@@ -74,21 +89,24 @@ class TensorStats {
   // (under the lock) and says whether this batch may take the one-pass path; histogram() counts x against that
   // geometry and takes the range, touching no statistics; commit() (under the lock) folds the pass in, or returns
   // false and changes nothing when the bins changed meanwhile or the values do not fit them (a new maximum,
-  // non-finite values): the caller then calls add().
+  // non-finite values): the caller then calls add_general(). Every histogram() is followed by a commit(), which
+  // leaves the Pass's counters zero again whatever it returns, so a Pass is reused without clearing.
   struct Pass {
     double width = 0;
     uint32_t nbins = 0;  // 0: range only
     RangeF32 range{};
-    std::vector<uint64_t> counts;
+    uint32_t blocks = 0;           // sub-histogram blocks counted into (one per task of histogram())
+    std::vector<uint32_t> counts;  // blocks of abs_histogram_counts(nbins) counters; zero outside a pass
   };
   bool prepare(size_t n, Pass* pass) const;
   static void histogram(const float* x, size_t n, ThreadPool* pool, Pass* pass);
-  bool commit(size_t n, const Pass& pass);
+  bool commit(size_t n, Pass* pass);
+  // add() without the one-pass attempt: the range first, the bins grown to cover it, then the histogram.
+  void add_general(const float* x, size_t n);
 
  private:
   void add_finite(const float* x, size_t n, float lo, float hi, float amax);
   void note_range(size_t n, float lo, float hi, float amax);
-  void merge_copies(const std::vector<uint32_t>& scratch);  // adds the kernel's sub-histograms to bins_
   void cover(float amax);  // grows the histogram so that its top edge is >= amax
 
   bool histogram_;
@@ -119,17 +137,42 @@ struct TensorRange {
 // Collects TensorStats for every float32 value of the runs it observes. Any number of runs may observe at once:
 // the tensor table has its own lock, and each tensor's statistics are updated under that tensor's lock, which is
 // not held while a large tensor is histogrammed (TensorStats::Pass).
+//
+// Two ways in. Runs of numbered samples (begin_sample, then an engine run observed by a SampleRun, then
+// end_sample) give statistics that depend on the samples and their order only, not on how the runs interleave
+// (see Determinism above). observe() and on_value() fold values as they come: deterministic when called from one
+// thread, in arrival order otherwise.
 class Calibrator : public RunObserver {
  public:
   // `threads` > 1: large tensors are histogrammed, and ranges computed, on a pool of that many threads (the observer
-  // runs on the engine run's thread, between nodes, while the engine's own pool is idle). histograms = false keeps
-  // ranges only: finish() then serves 'minmax' alone.
+  // runs on the engine run's thread, between nodes, while the engine's own pool is idle); otherwise finish() still
+  // splits the ranges over two threads. histograms = false keeps ranges only: finish() then serves 'minmax' alone.
   explicit Calibrator(int threads = 1, bool histograms = true);
   ~Calibrator() override;
+
+  // Observes only the tensors named here (others are ignored); by default every float32 value is observed. Call
+  // before the first observation.
+  void restrict_to(std::unordered_set<std::string> names);
 
   void on_value(const std::string& name, const Tensor& value) override;
   // The same, for raw data (tests, and callers that hold values outside an engine run).
   void observe(const std::string& name, const float* x, size_t n);
+
+  // Numbered samples. begin_sample() hands out the next number (0, 1, ...): call it in sample order. Then observe
+  // that sample's run with a SampleRun, from any thread, and call end_sample(number) once the run is over, whether
+  // it succeeded or not (later samples may be waiting on it). A sample that has begun must end.
+  uint64_t begin_sample();
+  void end_sample(uint64_t sample);
+  class SampleRun : public RunObserver {
+   public:
+    SampleRun(Calibrator* calibrator, uint64_t sample) : cal_(calibrator), sample_(sample) {}
+    void on_value(const std::string& name, const Tensor& value) override;
+    void observe(const std::string& name, const float* x, size_t n);  // the same, for raw data
+
+   private:
+    Calibrator* cal_;
+    uint64_t sample_;
+  };
 
   // The ranges of every observed tensor, in the order tensors were first seen. Runs may still be observing: each
   // tensor is read under its lock.
@@ -143,14 +186,36 @@ class Calibrator : public RunObserver {
     std::string name;
     mutable std::mutex mu;
     TensorStats stats;
+    // Until the bin width is fixed: the samples (still running) that have passed this tensor without fixing it.
+    // Written under order_mu_; width_fixed is also read without it, to skip the lock once it is set.
+    std::atomic<bool> width_fixed{false};
+    std::vector<uint64_t> passed;
   };
-  Entry* entry(const std::string& name);
+  Entry* entry(const std::string& name);  // nullptr for a tensor outside restrict_to()'s set
+  void fold(Entry* e, const float* x, size_t n);
+  void fold_in_order(uint64_t sample, const std::string& name, const float* x, size_t n);
 
   bool histograms_;
   std::unique_ptr<ThreadPool> pool_;
   mutable std::mutex table_mu_;
   std::unordered_map<std::string, Entry*> table_;
   std::vector<std::unique_ptr<Entry>> entries_;  // first-seen order; entries are never removed
+  bool restricted_ = false;
+  std::unordered_set<std::string> selected_;
+
+  std::mutex order_mu_;
+  std::condition_variable order_cv_;
+  uint64_t next_sample_ = 0;
+  std::set<uint64_t> running_;  // samples begun and not ended
 };
+
+// The tensors whose ranges an int8 engine of `model` can read: the float inputs and outputs of every node group the
+// int8 planner runs in int8 (as planned with `node_precision`), where the group meets the rest of the graph. Tensors
+// inside a group (a Conv's output before its fused Relu, the steps of an elementwise chain turned into one table)
+// are left out: such an engine never materialises them. Found by planning an int8 engine with a stand-in range for
+// every tensor, so that everything the planner can put in int8 is; `model` is not changed (its initializers are
+// shared, not copied). Fails when node names repeat (the plan speaks of nodes by name) or the int8 build fails.
+Status int8_range_tensors(const ModelDef& model, const std::map<std::string, Precision>& node_precision,
+                          std::vector<std::string>* names);
 
 }  // namespace int8rt

@@ -1,9 +1,12 @@
 // Calibration statistics and methods (quant/calibrator.h): the range and histogram kernels against their scalar
 // oracles, exact minmax/percentile on constructed data, histogram growth and merging, the entropy threshold against
-// a direct (O(i) per candidate) transcription of pytorch-quantization's algorithm, mse sanity, thread safety, and
-// the engine observer path.
+// a direct (O(i) per candidate) transcription of pytorch-quantization's algorithm, mse against a direct evaluation,
+// thread safety, statistics that follow sample order whatever the interleaving of runs, the engine observer path,
+// and the tensors an int8 engine reads ranges for.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -149,6 +152,23 @@ TEST(CalibrationKernels, HistogramMatchesReference) {
     for (uint64_t c : sa) total += c;
     EXPECT_EQ(total, x.size());
     EXPECT_GE(sa[nbins - 1], 3u);
+  }
+}
+
+TEST(CalibrationKernels, MergeMatchesReferenceAndClears) {
+  std::mt19937 rng(9);
+  for (uint32_t nbins : {1u, 7u, 8u, 2048u, 2053u}) {
+    std::vector<uint32_t> a(abs_histogram_counts(nbins));
+    for (auto& c : a) c = rng() % 100000;
+    a[0] = 0xfffffff0u / 4;  // sums of four copies still fit 32 bits
+    std::vector<uint32_t> b = a;
+    std::vector<uint64_t> ba(nbins), bb(nbins);
+    for (size_t k = 0; k < nbins; k++) ba[k] = bb[k] = (uint64_t(1) << 40) + k;
+    merge_abs_histogram(a.data(), nbins, ba.data());
+    merge_abs_histogram_ref(b.data(), nbins, bb.data());
+    EXPECT_EQ(ba, bb) << nbins;
+    EXPECT_TRUE(std::all_of(a.begin(), a.end(), [](uint32_t c) { return c == 0; })) << nbins;
+    EXPECT_TRUE(std::all_of(b.begin(), b.end(), [](uint32_t c) { return c == 0; })) << nbins;
   }
 }
 
@@ -415,7 +435,7 @@ TEST(Calibration, PassCommitsOnlyOntoTheBinsItCounted) {
   s.add(b.data(), b.size());  // another run grows the bins meanwhile
   const uint64_t count = s.count();
   const auto bins = s.bins();
-  EXPECT_FALSE(s.commit(a.size(), pass));  // refused, nothing changed
+  EXPECT_FALSE(s.commit(a.size(), &pass));  // refused, nothing changed
   EXPECT_EQ(s.count(), count);
   EXPECT_EQ(s.bins(), bins);
   s.add(a.data(), a.size());  // what the caller does then
@@ -426,12 +446,12 @@ TEST(Calibration, PassCommitsOnlyOntoTheBinsItCounted) {
   c[7] = 1000.f;
   ASSERT_TRUE(s.prepare(c.size(), &pass));
   TensorStats::histogram(c.data(), c.size(), nullptr, &pass);
-  EXPECT_FALSE(s.commit(c.size(), pass));
+  EXPECT_FALSE(s.commit(c.size(), &pass));
   ThreadPool pool(2);
   std::vector<float> big = gaussian(300000, 1.0, 63);
   ASSERT_TRUE(s.prepare(big.size(), &pass));
   TensorStats::histogram(big.data(), big.size(), &pool, &pass);
-  EXPECT_TRUE(s.commit(big.size(), pass));
+  EXPECT_TRUE(s.commit(big.size(), &pass));
   uint64_t total = 0;
   for (uint64_t k : s.bins()) total += k;
   EXPECT_EQ(total, s.count());
@@ -445,6 +465,88 @@ TEST(Calibration, MethodNames) {
   Status st = parse_calibration_method("kl", &m);
   EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(st.message().find("entropy"), std::string::npos);
+}
+
+// The mse search written out one candidate at a time (the library evaluates four at once).
+double direct_mse_amax(const std::vector<double>& bins, double width) {
+  const int n = int(bins.size());
+  double best = std::numeric_limits<double>::infinity(), best_amax = n * width;
+  for (int i = 128; i < n; i++) {
+    const double amax = (i + 0.5) * width, scale = amax / 127, inv = 127 / amax;
+    double err = 0, sat = 0;
+    for (int k = 0; k < n; k++) {
+      if (bins[k] == 0) continue;
+      const double c = (k + 0.5) * width;
+      if (c <= amax) {
+        const double d = double(int32_t(c * inv + 0.5)) * scale - c;
+        err += bins[k] * d * d;
+      } else {
+        sat += bins[k] * (c - amax) * (c - amax);
+      }
+    }
+    if (err + sat < best) {
+      best = err + sat;
+      best_amax = amax;
+    }
+  }
+  return best_amax;
+}
+
+TEST(Calibration, MseMatchesDirectSearch) {
+  for (uint32_t seed : {71u, 72u, 73u}) {
+    const std::vector<float> g = seed == 72 ? laplace(100000, 0.7, seed) : gaussian(100000, 1.0, seed);
+    TensorStats s;
+    s.add(g.data(), g.size());
+    const std::vector<double> h(s.bins().begin(), s.bins().end());
+    // Sums in another order can differ in the last bits, so the chosen bins may differ only on a near-tie.
+    EXPECT_NEAR(mse_amax(h, s.bin_width()), direct_mse_amax(h, s.bin_width()), 1.01 * s.bin_width()) << seed;
+  }
+}
+
+TEST(Calibration, EntropyMatchesBruteForceOnOtherLevelCounts) {
+  // 2048 bins of a smooth decreasing density, some bins emptied: the four-candidate evaluation with other level
+  // counts (a power of two and not) and start bins.
+  std::vector<double> h(2048);
+  for (size_t k = 0; k < h.size(); k++) h[k] = std::floor(1e5 * std::exp(-double(k) / 300)) + (k % 7 == 3 ? 0 : 1);
+  for (size_t k = 1500; k < 2048; k += 5) h[k] = 0;
+  EXPECT_EQ(entropy_amax(h, 0.01), brute_force_entropy_amax(h, 0.01));
+  for (int levels : {64, 100}) {
+    // The brute force is fixed at 128 levels; compare the general path against the power-of-two one instead:
+    // 'levels' levels over 'levels' bins and more is what both compute.
+    const double a = entropy_amax(h, 0.01, 2 * levels, levels);
+    EXPECT_GE(a, 2 * levels * 0.01) << levels;
+    EXPECT_LE(a, 2048 * 0.01) << levels;
+  }
+}
+
+TEST(Calibration, FoldOrderAfterTheFirstBatchDoesNotMatter) {
+  // The first batch fixes the width; the rest grows the bins (appending, then merging groups) in any order to the
+  // same histogram, bit for bit. This is what lets samples run concurrently (Calibrator, Determinism).
+  const std::vector<float> a = gaussian(50000, 1.0, 81), b = gaussian(50000, 4.0, 82), c = laplace(50000, 60.0, 83);
+  std::vector<float> d = gaussian(3000, 0.5, 84);
+  d[17] = 9000.f;  // a jump that merges groups of bins
+  const std::vector<const std::vector<float>*> rest = {&b, &c, &d};
+  std::vector<int> order = {0, 1, 2};
+  TensorStats first;
+  first.add(a.data(), a.size());
+  for (int k : order) first.add(rest[size_t(k)]->data(), rest[size_t(k)]->size());
+  int permutations = 0;
+  while (std::next_permutation(order.begin(), order.end())) {
+    TensorStats s;
+    s.add(a.data(), a.size());
+    for (int k : order) s.add(rest[size_t(k)]->data(), rest[size_t(k)]->size());
+    EXPECT_EQ(s.bin_width(), first.bin_width());
+    EXPECT_EQ(s.bins(), first.bins());
+    EXPECT_EQ(s.amax(CalibrationMethod::kEntropy, 0), first.amax(CalibrationMethod::kEntropy, 0));
+    permutations++;
+  }
+  EXPECT_EQ(permutations, 5);
+  // The first batch is what matters: another one first gives other bins.
+  TensorStats other;
+  other.add(b.data(), b.size());
+  other.add(a.data(), a.size());
+  for (const std::vector<float>* r : {&c, static_cast<const std::vector<float>*>(&d)}) other.add(r->data(), r->size());
+  EXPECT_NE(other.bin_width(), first.bin_width());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -487,6 +589,125 @@ TEST(Calibrator, ConcurrentObserversCountEverything) {
 
   EXPECT_EQ(cal.finish(CalibrationMethod::kPercentile, 0, &out).code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(cal.finish(CalibrationMethod::kPercentile, 100.5, &out).code(), ErrorCode::kInvalidArgument);
+}
+
+// The ranges of one tensor under every method, to compare two calibrators.
+std::vector<float> all_amax(const Calibrator& cal, const std::string& name) {
+  std::vector<float> out;
+  for (CalibrationMethod m : {CalibrationMethod::kEntropy, CalibrationMethod::kPercentile, CalibrationMethod::kMinMax,
+                              CalibrationMethod::kMse}) {
+    std::vector<TensorRange> r;
+    EXPECT_TRUE(cal.finish(m, 99.9, &r).ok());
+    for (const auto& t : r)
+      if (t.name == name) out.push_back(t.amax);
+  }
+  return out;
+}
+
+TEST(Calibrator, SamplesFoldInSampleOrderWhateverTheInterleaving) {
+  // Sample 0 is all zeros, samples 1 and 2 differ in scale. Folded in order, sample 1 fixes the bin width.
+  const std::vector<float> zeros(4000, 0.f), a = gaussian(40000, 1.0, 91), b = gaussian(40000, 5.0, 92);
+  const std::vector<const std::vector<float>*> data = {&zeros, &a, &b};
+  Calibrator in_order;
+  for (const auto* x : data) {
+    const uint64_t s = in_order.begin_sample();
+    Calibrator::SampleRun(&in_order, s).observe("t", x->data(), x->size());
+    in_order.end_sample(s);
+  }
+  // Arrival order 2, 1, 0 (each run on its own thread, started 30 ms apart, latest sample first).
+  Calibrator reversed;
+  std::vector<uint64_t> ids;
+  for (size_t k = 0; k < data.size(); k++) ids.push_back(reversed.begin_sample());
+  std::vector<std::thread> runs;
+  for (size_t k = data.size(); k-- > 0;) {
+    runs.emplace_back([&, k] {
+      Calibrator::SampleRun(&reversed, ids[k]).observe("t", data[k]->data(), data[k]->size());
+      reversed.end_sample(ids[k]);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  for (auto& t : runs) t.join();
+  EXPECT_EQ(all_amax(reversed, "t"), all_amax(in_order, "t"));
+  // Without the ordering, sample 2 would have fixed the width: other ranges.
+  Calibrator unordered;
+  for (size_t k = data.size(); k-- > 0;) unordered.observe("t", data[k]->data(), data[k]->size());
+  EXPECT_NE(all_amax(unordered, "t"), all_amax(in_order, "t"));
+}
+
+TEST(Calibrator, ASampleThatEndsReleasesLaterOnes) {
+  // Sample 0's run fails before it reaches the tensor; sample 1 waits for it only until it ends.
+  Calibrator cal;
+  const uint64_t s0 = cal.begin_sample(), s1 = cal.begin_sample();
+  const std::vector<float> a = gaussian(1000, 1.0, 93);
+  std::thread run1([&] {
+    Calibrator::SampleRun(&cal, s1).observe("t", a.data(), a.size());
+    cal.end_sample(s1);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::vector<TensorRange> r;
+  ASSERT_TRUE(cal.finish(CalibrationMethod::kMinMax, 99.9, &r).ok());
+  EXPECT_TRUE(r.empty() || r[0].count == 0);  // still waiting
+  cal.end_sample(s0);
+  run1.join();
+  ASSERT_TRUE(cal.finish(CalibrationMethod::kMinMax, 99.9, &r).ok());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].count, a.size());
+}
+
+TEST(Calibrator, ConcurrentSamplesOfAnEngineGiveTheSequentialRanges) {
+  // Many samples of a small graph, two runs at a time (as calibrate() does), against the same samples one by one.
+  ModelDef m;
+  m.opsets[""] = 13;
+  ValueInfo x;
+  x.name = "x";
+  x.dtype = DType::kFloat32;
+  x.has_shape = true;
+  x.dims = {64, 64};
+  x.dim_params.assign(2, "");
+  m.inputs.push_back(x);
+  ValueInfo y = x;
+  y.name = "y";
+  m.outputs.push_back(y);
+  NodeDef relu, mul;
+  relu.name = "relu";
+  relu.op_type = "Relu";
+  relu.inputs = {"x"};
+  relu.outputs = {"r"};
+  mul.name = "mul";
+  mul.op_type = "Mul";
+  mul.inputs = {"r", "x"};
+  mul.outputs = {"y"};
+  m.nodes = {relu, mul};
+  std::shared_ptr<Engine> engine;
+  EngineOptions opts;
+  opts.intra_op_threads = 1;
+  ASSERT_TRUE(Engine::build(std::move(m), opts, &engine).ok());
+  std::vector<Tensor> samples(24);
+  for (size_t k = 0; k < samples.size(); k++) {
+    ASSERT_TRUE(Tensor::create(DType::kFloat32, {64, 64}, &samples[k]).ok());
+    const std::vector<float> v = gaussian(64 * 64, 0.5 + double(k % 5), uint32_t(100 + k));
+    std::memcpy(samples[k].raw(), v.data(), v.size() * 4);
+  }
+  auto run = [&](Calibrator& cal, uint64_t s, size_t k) {
+    std::vector<Tensor> outs;
+    Calibrator::SampleRun obs(&cal, s);
+    EXPECT_TRUE(engine->run({{"x", samples[k]}}, &outs, &obs).ok());
+    cal.end_sample(s);
+  };
+  Calibrator sequential;
+  for (size_t k = 0; k < samples.size(); k++) run(sequential, sequential.begin_sample(), k);
+  for (int trial = 0; trial < 3; trial++) {
+    Calibrator concurrent;
+    std::vector<uint64_t> ids;
+    for (size_t k = 0; k < samples.size(); k++) ids.push_back(concurrent.begin_sample());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; t++)
+      threads.emplace_back([&, t] {
+        for (size_t k = size_t(t); k < samples.size(); k += 2) run(concurrent, ids[k], k);
+      });
+    for (auto& t : threads) t.join();
+    for (const char* name : {"x", "r", "y"}) EXPECT_EQ(all_amax(concurrent, name), all_amax(sequential, name)) << name;
+  }
 }
 
 TEST(Calibrator, ObservesEveryFloatValueOfAnEngineRun) {
@@ -545,6 +766,83 @@ TEST(Calibrator, ObservesEveryFloatValueOfAnEngineRun) {
   EXPECT_EQ(r[1].min, 0.f);
   EXPECT_EQ(r[2].name, "y");
   EXPECT_EQ(r[2].amax, 9.f);
+}
+
+TEST(Calibrator, Int8RangeTensorsAreWhereInt8GroupsMeetTheRest) {
+  // x -> conv1 -> c1 -> relu1 -> r1 -> conv2 -> c2 -> softmax -> y. An int8 engine runs conv1 + relu1 as one int8
+  // Conv (c1 is never materialised), conv2 in int8, softmax in float (no int8 kernel).
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 0.3f);
+  auto weights = [&](Dims dims) {
+    Tensor t;
+    EXPECT_TRUE(Tensor::create(DType::kFloat32, dims, &t).ok());
+    for (int64_t k = 0; k < t.numel(); k++) t.data<float>()[k] = nd(rng);
+    return t;
+  };
+  auto value = [](const char* name, Dims dims) {
+    ValueInfo v;
+    v.name = name;
+    v.dtype = DType::kFloat32;
+    v.has_shape = true;
+    v.dims = std::move(dims);
+    v.dim_params.assign(v.dims.size(), "");
+    return v;
+  };
+  auto node = [](const char* name, const char* op, std::vector<std::string> in, std::vector<std::string> out) {
+    NodeDef n;
+    n.name = name;
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = std::move(out);
+    return n;
+  };
+  ModelDef m;
+  m.opsets[""] = 13;
+  m.inputs.push_back(value("x", {1, 4, 8, 8}));
+  m.outputs.push_back(value("y", {1, 6, 8, 8}));
+  m.initializers.emplace_back("W1", weights({8, 4, 3, 3}));
+  m.initializers.emplace_back("W2", weights({6, 8, 1, 1}));
+  NodeDef conv1 = node("conv1", "Conv", {"x", "W1"}, {"c1"});
+  Attribute pads;
+  pads.name = "pads";
+  pads.type = Attribute::Type::kInts;
+  pads.ints = {1, 1, 1, 1};
+  conv1.attrs.push_back(pads);
+  NodeDef softmax = node("softmax", "Softmax", {"c2"}, {"y"});
+  m.nodes = {conv1, node("relu1", "Relu", {"c1"}, {"r1"}), node("conv2", "Conv", {"r1", "W2"}, {"c2"}), softmax};
+
+  std::vector<std::string> names;
+  Status st = int8_range_tensors(m, {}, &names);
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"c2", "r1", "x"}));
+  // conv2 pinned to fp32: c2 is a float tensor between float nodes.
+  st = int8_range_tensors(m, {{"conv2", Precision::kFp32}}, &names);
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"r1", "x"}));
+  EXPECT_FALSE(int8_range_tensors(m, {{"nope", Precision::kFp32}}, &names).ok());
+
+  // A calibrator restricted to them observes just those of an unfused engine's run.
+  std::shared_ptr<Engine> engine;
+  EngineOptions opts;
+  opts.fuse_epilogues = false;
+  opts.intra_op_threads = 1;
+  ASSERT_TRUE(Engine::build(m, opts, &engine).ok());
+  ASSERT_TRUE(int8_range_tensors(m, {}, &names).ok());
+  Calibrator cal;
+  cal.restrict_to(std::unordered_set<std::string>(names.begin(), names.end()));
+  Tensor x;
+  ASSERT_TRUE(Tensor::create(DType::kFloat32, {1, 4, 8, 8}, &x).ok());
+  for (int64_t k = 0; k < x.numel(); k++) x.data<float>()[k] = nd(rng);
+  std::vector<Tensor> outs;
+  ASSERT_TRUE(engine->run({{"x", x}}, &outs, &cal).ok());
+  std::vector<TensorRange> r;
+  ASSERT_TRUE(cal.finish(CalibrationMethod::kEntropy, 99.9, &r).ok());
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].name, "x");
+  EXPECT_EQ(r[1].name, "r1");
+  EXPECT_EQ(r[2].name, "c2");
 }
 
 }  // namespace

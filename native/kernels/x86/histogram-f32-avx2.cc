@@ -1,4 +1,4 @@
-// AVX2 versions of the calibration primitives (declared in kernels/histogram.h), 8 floats per vector.
+// AVX2 versions of the calibration primitives (declared in kernels/histogram.h), 8 floats (or counters) per vector.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -117,6 +117,39 @@ RangeF32 abs_histogram_f32_avx2(const float* x, size_t n, float inv_width, uint3
   }
   counts[0] += bin0;
   return r;
+}
+
+// The copies are summed in 32 bits (each counts at most n < 2^32 values, and the caller merges after every pass,
+// so their sum fits too), widened, and added to the 64-bit bins; the copies are cleared as they are read.
+void merge_abs_histogram_avx2(uint32_t* counts, uint32_t nbins, uint64_t* bins) {
+  static_assert(kAbsHistogramCopies == 4, "the merge below sums four copies");
+  uint32_t* c0 = counts;
+  uint32_t* c1 = c0 + nbins;
+  uint32_t* c2 = c1 + nbins;
+  uint32_t* c3 = c2 + nbins;
+  const __m256i zero = _mm256_setzero_si256();
+  uint32_t k = 0;
+  for (; k + 8 <= nbins; k += 8) {
+    const __m256i s01 = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c0 + k)),
+                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c1 + k)));
+    const __m256i s23 = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c2 + k)),
+                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c3 + k)));
+    const __m256i s = _mm256_add_epi32(s01, s23);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c0 + k), zero);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c1 + k), zero);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c2 + k), zero);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c3 + k), zero);
+    const __m256i lo = _mm256_cvtepu32_epi64(_mm256_castsi256_si128(s));
+    const __m256i hi = _mm256_cvtepu32_epi64(_mm256_extracti128_si256(s, 1));
+    __m256i* b = reinterpret_cast<__m256i*>(bins + k);
+    _mm256_storeu_si256(b, _mm256_add_epi64(_mm256_loadu_si256(b), lo));
+    _mm256_storeu_si256(b + 1, _mm256_add_epi64(_mm256_loadu_si256(b + 1), hi));
+  }
+  for (; k < nbins; k++) {
+    bins[k] += uint64_t(c0[k]) + c1[k] + c2[k] + c3[k];
+    c0[k] = c1[k] = c2[k] = c3[k] = 0;
+  }
+  for (size_t j = size_t(kAbsHistogramCopies) * nbins; j < abs_histogram_counts(nbins); j++) counts[j] = 0;
 }
 
 }  // namespace int8rt
