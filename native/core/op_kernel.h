@@ -65,7 +65,27 @@ class OpKernel {
   virtual Status compute(OpContext& ctx) const = 0;
   // What the report shows in its `kernel` column, e.g. "conv_fp32_im2col_avx2_6x16". Default: the KernelDef name.
   virtual std::string kernel_name() const { return std::string(); }
+
+  // Whether compute() reads the elements of input i. A kernel that turned a constant input into its own form at
+  // build (packed or quantized weights, a pre-scaled bias) and never touches that input's data again returns false
+  // for it. The engine then frees the constant once no other node reads it, and from then on passes compute() a
+  // tensor with the constant's dtype and dims but no data (raw() == nullptr): shape and type checks keep working,
+  // a read of the data crashes on the spot rather than reading freed memory. A kernel must not keep pointers into
+  // a constant it says it does not read. Default: every input is read.
+  virtual bool reads_input_data(size_t i) const {
+    (void)i;
+    return true;
+  }
+  // Bytes of model weights the kernel holds in its own form: packed panels, quantized weights, per-channel scales,
+  // biases. Engine::memory() adds them to the constants it holds itself.
+  virtual size_t weight_bytes() const { return 0; }
 };
+
+// Bytes of a vector's heap block (its capacity), for OpKernel::weight_bytes.
+template <typename V>
+inline size_t vector_bytes(const V& v) {
+  return v.capacity() * sizeof(typename V::value_type);
+}
 
 using KernelFactory = Status (*)(const KernelInfo& info, std::unique_ptr<OpKernel>* out);
 

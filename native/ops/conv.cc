@@ -625,6 +625,12 @@ Status pack_groups(const float* w, int64_t group, int64_t rows, int64_t depth, b
 // packed as half (computed in float32), and the kernel name says so.
 bool fp16_weights_requested(const NodeDef& node) { return node.attr_int("__fp16_weights", 0) != 0; }
 
+size_t packed_groups_bytes(const std::vector<PackedA>& groups) {
+  size_t n = vector_bytes(groups);
+  for (const PackedA& p : groups) n += vector_bytes(p.data) + vector_bytes(p.half_data);
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Conv
 
@@ -661,6 +667,9 @@ class ConvKernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return label_; }
+  // Packed constant weights are all the GEMM path reads (depthwise convolutions read W itself); B stays.
+  bool reads_input_data(size_t i) const override { return i != 1 || packed_.empty(); }
+  size_t weight_bytes() const override { return packed_groups_bytes(packed_); }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();
@@ -687,7 +696,10 @@ class ConvKernel final : public OpKernel {
 
     const float* bias = B ? B->data<float>() : nullptr;
     const float* res = R ? R->data<float>() : nullptr;
-    if (g.nsp <= 2 && g.group == g.C && g.M == g.C) return depthwise(ctx, g, *X, *W, bias, res, Y);
+    // The factory's depthwise test on W (C/group == 1, group == M, rank <= 4) is this one once X matches W, so
+    // weights it packed never take the depthwise path, which reads W directly.
+    if (packed_.empty() && g.nsp <= 2 && g.group == g.C && g.M == g.C)
+      return depthwise(ctx, g, *X, *W, bias, res, Y);
     return gemm_conv(ctx, g, *X, *W, bias, res, Y);
   }
 
@@ -850,6 +862,8 @@ class ConvTransposeKernel final : public OpKernel {
   std::string kernel_name() const override {
     return half_ ? "conv_transpose_fp16w_gemm_col2im" : "conv_transpose_fp32_gemm_col2im";
   }
+  bool reads_input_data(size_t i) const override { return i != 1 || packed_.empty(); }
+  size_t weight_bytes() const override { return packed_groups_bytes(packed_); }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();

@@ -176,6 +176,15 @@ class GemmKernel final : public OpKernel {
     if (has_packed_b_ && packed_b_.half) return std::string("gemm_fp16w_packed_b_") + sgemm_kernel_name();
     return std::string("gemm_fp32_") + (has_packed_b_ ? "packed_b_" : "") + sgemm_kernel_name();
   }
+  // A constant B is read only through its packing, a constant C only as beta * C (or not at all when beta is 0).
+  bool reads_input_data(size_t i) const override {
+    if (i == 1) return !has_packed_b_;
+    if (i == 2) return !(has_c_scaled_ || beta_ == 0.f);
+    return true;
+  }
+  size_t weight_bytes() const override {
+    return vector_bytes(packed_b_.data) + vector_bytes(packed_b_.half_data) + vector_bytes(c_scaled_);
+  }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();
@@ -426,6 +435,8 @@ class MatMulKernel final : public OpKernel {
     if (has_packed_b_ && packed_b_.half) return std::string("matmul_fp16w_packed_b_") + sgemm_kernel_name();
     return std::string("matmul_fp32_") + (has_packed_b_ ? "packed_b_" : "") + sgemm_kernel_name();
   }
+  bool reads_input_data(size_t i) const override { return i != 1 || !has_packed_b_; }
+  size_t weight_bytes() const override { return vector_bytes(packed_b_.data) + vector_bytes(packed_b_.half_data); }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();

@@ -96,6 +96,13 @@ class ConvS8Kernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return label_; }
+  // W and B live on as the quantized/packed weights and the int32 bias: only X and the residual are read.
+  bool reads_input_data(size_t i) const override { return i == 0 || i == 3; }
+  size_t weight_bytes() const override {
+    size_t n = vector_bytes(wq_) + vector_bytes(packed_) + vector_bytes(bias_) + vector_bytes(multiplier_);
+    for (const QPackedA& p : packed_) n += vector_bytes(p.data) + vector_bytes(p.row_sums);
+    return n;
+  }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();

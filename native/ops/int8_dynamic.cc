@@ -1,8 +1,8 @@
 // Dynamic int8 Conv, Gemm and MatMul (precision 'int8-dynamic'); the scheme is described in ops/int8_dynamic.h.
 //
 // Execution mirrors the static int8 kernels (ops/int8_conv.cc, ops/int8_gemm.cc): Conv runs per image and group as
-// Y_g[M/g, P] = W_g[M/g, K] * im2col(q_x)[K, P] with the weights packed once per group (depthwise convolutions take
-// the same path with M/g = 1); Gemm/MatMul compute Y^T[N, M] = Wq^T[N, K] * q_x^T[K, M]. What differs is the
+// Y_g[M/g, P] = W_g[M/g, K] * im2col(q_x)[K, P] with the weights packed once per group at build, or per run for
+// groups of fewer than 8 channels (depthwise convolutions take the same path with M/g = 1); Gemm/MatMul compute Y^T[N, M] = Wq^T[N, K] * q_x^T[K, M]. What differs is the
 // per-run prologue (absmax, activation quantization, int32 bias and multipliers from s_x) and the float epilogue
 // (qgemm_s8_f32).
 #include "ops/int8_dynamic.h"
@@ -123,11 +123,14 @@ class ConvDynKernel final : public OpKernel {
     k->per_ = per;
     std::vector<int8_t> wq;
     quantize_weights_per_channel(W->data<float>(), M, per, &wq, &k->s_w_);
-    if (M > 0 && per > 0) {
-      const int64_t Mg = M / group;
+    k->has_product_ = M > 0 && per > 0;
+    const int64_t Mg = M / group;
+    if (k->has_product_ && Mg >= kMinPackedRows) {
       k->packed_.resize(size_t(group));
       for (int64_t g = 0; g < group; g++)
         INT8RT_RETURN_IF_ERROR(qpack_a(wq.data() + g * Mg * per, per, Mg, per, &k->packed_[size_t(g)]));
+    } else if (k->has_product_) {
+      k->wq_ = std::move(wq);  // packed per group at run time (see kMinPackedRows)
     }
     k->label_ = "conv_s8_dynamic_" + qgemm_kernel_name();
     *out = std::move(k);
@@ -135,6 +138,13 @@ class ConvDynKernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return label_; }
+  // W lives on quantized and packed, B as a float copy: only X and the residual are read.
+  bool reads_input_data(size_t i) const override { return i == 0 || i == 3; }
+  size_t weight_bytes() const override {
+    size_t n = vector_bytes(packed_) + vector_bytes(wq_) + vector_bytes(s_w_) + vector_bytes(bias_);
+    for (const QPackedA& p : packed_) n += vector_bytes(p.data) + vector_bytes(p.row_sums);
+    return n;
+  }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();
@@ -168,7 +178,7 @@ class ConvDynKernel final : public OpKernel {
       return Status::OK();
     }
     const float* r = R ? R->data<float>() : nullptr;
-    if (amax == 0.f || Kg == 0 || packed_.empty()) {  // the product is 0: bias, residual, activation
+    if (amax == 0.f || Kg == 0 || !has_product_) {  // the product is 0: bias, residual, activation
       parallel_for(pool, g.N * g.M, 1, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; i++) {
           const float bias = bias_.empty() ? 0.f : bias_[size_t(i % g.M)];
@@ -217,8 +227,26 @@ class ConvDynKernel final : public OpKernel {
     ThreadPool* inner = tile_parallel ? nullptr : pool;
     // Residuals are added afterwards in float; without one the activation is qgemm's float clamp.
     const float fmin = has_residual_ ? -INFINITY : lo_, fmax = has_residual_ ? INFINITY : hi_;
+    // Weights kept unpacked (few rows per group): each task packs the group it works on, once per run of items of
+    // that group (items of one group are consecutive). qpack_a only fails when out of memory.
+    std::vector<QPackedA> task_packed(packed_.empty() ? size_t(tasks) : 0);
+    std::vector<int64_t> task_group(task_packed.size(), -1);
+    std::vector<Status> task_status(task_packed.size());
     conv_params::run_items(pool, tasks, items, tile_parallel, [&](int64_t item, int64_t task) {
       const int64_t t = item % ntiles, ng = item / ntiles, n = ng / G, gi = ng % G;
+      const QPackedA* a = nullptr;
+      if (packed_.empty()) {
+        const size_t ti = size_t(task);
+        if (!task_status[ti].ok()) return;
+        if (task_group[ti] != gi) {
+          task_status[ti] = qpack_a(wq_.data() + gi * Mg * per_, per_, Mg, per_, &task_packed[ti]);
+          if (!task_status[ti].ok()) return;
+          task_group[ti] = gi;
+        }
+        a = &task_packed[ti];
+      } else {
+        a = &packed_[size_t(gi)];
+      }
       const int64_t p0 = t * nt, p1 = std::min(P, p0 + nt), ncols = p1 - p0;
       const int8_t* xg = x + (n * g.C + gi * Cg) * g.in_size;
       const int8_t* b = xg + p0;
@@ -240,8 +268,9 @@ class ConvDynKernel final : public OpKernel {
       ep.multiplier = multiplier + gi * Mg;
       ep.fmin = fmin;
       ep.fmax = fmax;
-      qgemm_s8_f32(packed_[size_t(gi)], ncols, b, ldb, y + (n * g.M + gi * Mg) * P + p0, P, ep, inner);
+      qgemm_s8_f32(*a, ncols, b, ldb, y + (n * g.M + gi * Mg) * P + p0, P, ep, inner);
     });
+    for (const Status& st : task_status) INT8RT_RETURN_IF_ERROR(st);
     return Status::OK();
   }
 
@@ -249,7 +278,13 @@ class ConvDynKernel final : public OpKernel {
   Dims w_dims_;
   int64_t per_ = 0;                // C/group * taps: the GEMM depth
   bool has_residual_ = false;
-  std::vector<QPackedA> packed_;   // quantized weights packed per group
+  // Groups of fewer than kMinPackedRows output channels (depthwise: one) are not packed at build: a packing rounds
+  // its rows up to the microkernel's panel height (6 or 8) and adds a pad, which for a depthwise 3x3 makes ~100 bytes
+  // of 9 weights, more than the float weights. Those keep their int8 weights in wq_ and are packed per run.
+  static constexpr int64_t kMinPackedRows = 8;
+  bool has_product_ = false;       // M > 0 and per_ > 0
+  std::vector<QPackedA> packed_;   // quantized weights packed per group (groups of >= kMinPackedRows channels)
+  std::vector<int8_t> wq_;         // otherwise: quantized weights [M, per_], packed per run
   std::vector<float> s_w_;         // [M] weight scales
   std::vector<float> bias_;        // [M] float bias (empty: none)
   float lo_ = -INFINITY, hi_ = INFINITY;
@@ -286,6 +321,10 @@ class LinearDyn {
     quantize_weights_per_channel(wt.data(), N, K, &q, &s_w_);
     if (N > 0 && K > 0) INT8RT_RETURN_IF_ERROR(qpack_a(q.data(), K, N, K, &packed_));
     return Status::OK();
+  }
+
+  size_t bytes() const {
+    return vector_bytes(packed_.data) + vector_bytes(packed_.row_sums) + vector_bytes(s_w_) + vector_bytes(bias_);
   }
 
   Status run(OpContext& ctx, const float* x, int64_t M, float* y) const {
@@ -364,6 +403,8 @@ class GemmDynKernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return "gemm_s8_dynamic_" + qgemm_kernel_name(); }
+  bool reads_input_data(size_t i) const override { return i == 0; }
+  size_t weight_bytes() const override { return lin_.bytes(); }
 
   Status compute(OpContext& ctx) const override {
     const Tensor* X;
@@ -404,6 +445,8 @@ class MatMulDynKernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return "matmul_s8_dynamic_" + qgemm_kernel_name(); }
+  bool reads_input_data(size_t i) const override { return i == 0; }
+  size_t weight_bytes() const override { return lin_.bytes(); }
 
   Status compute(OpContext& ctx) const override {
     const Tensor* X;

@@ -1,5 +1,6 @@
 // Dynamic int8 (precision 'int8-dynamic'): Conv, Gemm and MatMul with float32 activations in and out, weights
-// quantized per output channel and packed once at build, and the activation quantized per run from its own absmax.
+// quantized per output channel at build (and packed there, but for Conv groups of a few channels), and the activation
+// quantized per run from its own absmax.
 // The planner (plan_dynamic_int8, quant/quantize_pass.cc) marks such nodes with the attribute `__dynamic` = 1 and
 // gives them Precision::kInt8; the static int8 factories (ops/int8_conv.cc, ops/int8_gemm.cc) hand those nodes to
 // the factories declared here.

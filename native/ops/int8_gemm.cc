@@ -108,6 +108,10 @@ class LinearS8 {
   }
 
   std::string kernel_suffix() const { return qgemm_kernel_name(); }
+  size_t bytes() const {
+    return vector_bytes(packed_.data) + vector_bytes(packed_.row_sums) + vector_bytes(bias_) +
+           vector_bytes(multiplier_);
+  }
 
  private:
   int64_t N_ = 0, K_ = 0;
@@ -133,6 +137,9 @@ class GemmS8Kernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return "gemm_s8_" + lin_.kernel_suffix(); }
+  // The weights (and Gemm's C) live on quantized and packed in lin_: only the activation is read.
+  bool reads_input_data(size_t i) const override { return i == 0; }
+  size_t weight_bytes() const override { return lin_.bytes(); }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();
@@ -173,6 +180,9 @@ class MatMulS8Kernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return "matmul_s8_" + lin_.kernel_suffix(); }
+  // The weights (and Gemm's C) live on quantized and packed in lin_: only the activation is read.
+  bool reads_input_data(size_t i) const override { return i == 0; }
+  size_t weight_bytes() const override { return lin_.bytes(); }
 
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();

@@ -200,6 +200,25 @@ TEST(Int8DynamicConv, DepthwiseAndPointwiseWithResidualAndClip) {
   }
 }
 
+// Groups of >= 8 output channels are packed at build; smaller ones (depthwise) keep compact int8 weights that each
+// task packs per run, once per run of column tiles of one group. Both equal the reference, tiles in parallel included.
+TEST(Int8DynamicConv, PackedAtBuildAndPerRunGroupsMatchReference) {
+  std::mt19937 rng(13);
+  for (const ConvCase& p : {ConvCase{2, 12, 40, 40, 16, 2, 3, 1, 1}, ConvCase{1, 3, 200, 200, 3, 3, 3, 1, 1},
+                            ConvCase{1, 6, 30, 30, 12, 3, 3, 2, 1}}) {
+    const auto x = random_f32(rng, p.N * p.C * p.H * p.W, -1.f, 2.f);
+    const auto w = random_f32(rng, p.M * (p.C / p.group) * p.k * p.k, -1.f, 1.f);
+    const auto b = random_f32(rng, p.M, -0.5f, 0.5f);
+    std::vector<Tensor> out;
+    Status st = run_dynamic(conv_node(p, true, false), 17,
+                            {make_tensor<float>({p.N, p.C, p.H, p.W}, x),
+                             make_tensor<float>({p.M, p.C / p.group, p.k, p.k}, w), make_tensor<float>({p.M}, b)},
+                            &out, {false, true, true});
+    ASSERT_TRUE(st.ok()) << st.message();
+    expect_same(values_of<float>(out[0]), ref_conv(p, x, w, b, nullptr, -INFINITY, INFINITY));
+  }
+}
+
 TEST(Int8DynamicConv, ZeroInputGivesBiasAndNaNPropagates) {
   const ConvCase p{1, 2, 3, 3, 3, 1, 1, 1, 0};
   std::vector<float> x(18, 0.f), w(6, 0.5f), b = {-1.f, 0.25f, 2.f};

@@ -28,12 +28,15 @@ struct Shape {
 };
 
 // Around the tiles (4/6/8 x 16, 8-wide tail panels), the k groups (1/2/4), the B column block (~192 KiB packed:
-// K = 1100 splits N = 300) and the A row block (K = 1100 splits M = 300), and the matrix-vector shapes (N = 1).
+// K = 1100 splits N = 300) and the A row block (K = 1100 splits M = 300), both at once with a widened A (K = 4608:
+// 18-row A blocks and 64-column B blocks in the AVX2 family, so on one thread M = 40 x N = 70 widens three A blocks
+// per column block), and the matrix-vector shapes (N = 1).
 const Shape kShapes[] = {
     {1, 1, 1},     {1, 1, 7},    {1, 17, 5},    {17, 1, 5},     {2, 3, 4},     {8, 16, 4},    {7, 13, 19},
     {9, 9, 3},     {6, 25, 6},   {5, 24, 2},    {13, 33, 257},  {37, 41, 53},  {1, 100, 300}, {100, 1, 300},
     {64, 49, 576}, {3, 70, 600}, {61, 7, 513},  {145, 18, 9},   {8, 8, 1},     {16, 32, 64},  {4, 5, 0},
     {70, 300, 1100}, {300, 20, 1100}, {12, 8, 4},  {24, 40, 127}, {130, 1, 2049}, {6, 1, 3}, {49, 1, 64},
+    {40, 70, 4608},
 };
 
 enum class Fill { kRandom, kMinMin, kMaxMin, kAlternating, kSmall };
