@@ -175,3 +175,80 @@ describe('int8 precision report', () => {
     await expect(Engine.create(model, { precision: 'int8' })).rejects.toMatchObject({ code: 'ERR_INT8RT_CALIBRATION' });
   });
 });
+
+describe('int8 elementwise chains', () => {
+  // x[1,3,8,8] -> Conv 3x3 -> Mul(1.5) -> Add(0.25) -> hard-swish as PaddleOCR writes it (x * Clip(x + 3, 0, 6) / 6)
+  // -> Mul(0.8) -> Add(-0.1) -> Conv 1x1 -> y
+  function chainModel(): Uint8Array {
+    const g = new GraphBuilder();
+    let s = 11;
+    const rand = (n: number) =>
+      Float32Array.from({ length: n }, () => {
+        s = (s * 1103515245 + 12345) % 2147483648;
+        return s / 2147483648 - 0.5;
+      });
+    const scalar = (name: string, v: number) => g.addInitializer(name, Float32Array.of(v), [1]);
+    g.addInput('x', 'float32', [1, 3, 8, 8]);
+    g.addInitializer('w1', rand(4 * 3 * 9), [4, 3, 3, 3]);
+    g.addInitializer('w2', rand(4 * 4), [4, 4, 1, 1]);
+    scalar('k_scale', 1.5);
+    scalar('k_shift', 0.25);
+    scalar('three', 3);
+    g.addInitializer('zero', Float32Array.of(0), []);
+    g.addInitializer('six', Float32Array.of(6), []);
+    scalar('k_w0', 0.8);
+    scalar('k_w1', -0.1);
+    g.addNode('Conv', ['x', 'w1'], ['c'], { pads: [1, 1, 1, 1] }, 'conv1');
+    g.addNode('Mul', ['c', 'k_scale'], ['c1'], {}, 'lab_mul');
+    g.addNode('Add', ['c1', 'k_shift'], ['c2'], {}, 'lab_add');
+    g.addNode('Add', ['c2', 'three'], ['h1'], {}, 'hs_add');
+    g.addNode('Clip', ['h1', 'zero', 'six'], ['h2'], {}, 'hs_clip');
+    g.addNode('Mul', ['c2', 'h2'], ['h3'], {}, 'hs_mul');
+    g.addNode('Div', ['h3', 'six'], ['h4'], {}, 'hs_div');
+    g.addNode('Mul', ['h4', 'k_w0'], ['h5'], {}, 'aff_mul');
+    g.addNode('Add', ['h5', 'k_w1'], ['h6'], {}, 'aff_add');
+    g.addNode('Conv', ['h6', 'w2'], ['y'], {}, 'conv2');
+    g.addOutput('y', 'float32', [1, 4, 8, 8]);
+    return g.toBytes({ opset: 13 });
+  }
+
+  test('Conv -> constant Mul/Add folds into the Conv; the hard-swish chain runs as one int8 table', async () => {
+    const model = chainModel();
+    const samples = Array.from({ length: 8 }, (_, k) => ({
+      x: new Tensor('float32', Float32Array.from({ length: 192 }, (_, i) => 3 * Math.sin(i * 0.41 + k)), [1, 3, 8, 8]),
+    }));
+    const calibration = await calibrate(model, samples);
+    // The default calibration observes only what such an engine reads: not the steps inside the chain.
+    expect([...calibration.ranges.keys()].sort()).toEqual(['c2', 'h6', 'x', 'y']);
+    const e = await Engine.create(model, { precision: 'int8', calibration });
+    const f = await Engine.create(model);
+    try {
+      const rows = e.report();
+      const row = (n: string) => rows.find((r) => r.node === n)!;
+      for (const n of ['lab_mul', 'lab_add']) {
+        expect(row(n).fusedInto).toBe('conv1');
+        expect(row(n).note).toMatch(/folded into the Conv/);
+      }
+      expect(row('aff_add')).toMatchObject({ precision: 'int8', kernel: 'table_s8' });
+      for (const n of ['hs_add', 'hs_clip', 'hs_mul', 'hs_div', 'aff_mul']) {
+        expect(row(n)).toMatchObject({ precision: 'int8', kernel: 'table_s8', fusedInto: 'aff_add' });
+        expect(row(n).note).toMatch(/lookup table: 'h6' = f\('c2'\) by 6 elementwise nodes/);
+      }
+      // Close to float on average (entropy clips the largest outputs a little: no bound on the maximum).
+      let err = 0;
+      let ref = 0;
+      for (const feeds of samples) {
+        const a = (await e.run(feeds)).y.data as Float32Array;
+        const b = (await f.run(feeds)).y.data as Float32Array;
+        for (let i = 0; i < a.length; i++) {
+          err += Math.abs(a[i] - b[i]);
+          ref += Math.abs(b[i]);
+        }
+      }
+      expect(err / ref).toBeLessThan(0.03);
+    } finally {
+      e.release();
+      f.release();
+    }
+  });
+});

@@ -9,6 +9,9 @@
 //   table   y = table[x + 128], table[q + 128] = quantize_s8(f(q * s_x), s_y) with f the float32 operator itself,
 //           so the int8 result is the float result quantized, exactly. Built in the factory; an operator whose
 //           float result is NaN somewhere in the int8 input range (Log, Sqrt of negative inputs, ...) is refused.
+//   int8rt.LookupTable  y = table[x + 128] with the table given by the planner (attribute __table, 256 ints in
+//           [-128, 127]): a chain of elementwise nodes y = f(x) fused by quant/quantize_pass.cc, whose table is f
+//           evaluated in float32 on x's int8 grid and quantized to y's scale, as for the single operators above.
 //   Concat  each input requantized to the output scale, y = sat(rne((float)x * (s_i/s_y))), or copied when the
 //           scales are equal.
 // The float steps are single IEEE binary32 roundings in this order on every ISA (kernels/eltwise-s8.h).
@@ -278,6 +281,25 @@ Status make_table_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
   return Status::OK();
 }
 
+// A table the planner computed (int8rt.LookupTable).
+Status make_lookup_table_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
+  const NodeDef& node = info.node();
+  float s_x, s_y;
+  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
+  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
+  if (info.num_inputs() != 1 || !info.has_input(0)) return shape_error(node, "takes exactly one input");
+  const std::vector<int64_t> t = node.attr_ints("__table");
+  if (t.size() != 256) return unsupported(node, "needs a __table of 256 entries, got " + std::to_string(t.size()));
+  int8_t table[256];
+  for (size_t i = 0; i < 256; i++) {
+    if (t[i] < -128 || t[i] > 127)
+      return unsupported(node, "__table[" + std::to_string(i) + "] = " + std::to_string(t[i]) + " is not an int8");
+    table[i] = int8_t(t[i]);
+  }
+  out->reset(new TableS8Kernel(table));
+  return Status::OK();
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Concat
 
@@ -387,6 +409,7 @@ void register_int8_eltwise_ops(KernelRegistry& r) {
   add("Relu", 1, "relu_s8", &make_relu_s8);
   add("Clip", 1, "clip_s8", &make_clip_s8);
   add("Concat", 4, "concat_s8", &make_concat_s8);
+  r.add({"LookupTable", "int8rt", 1, 0, Device::kCpu, Precision::kInt8, "table_s8", &make_lookup_table_s8});
   for (const char* op : {"Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "LeakyRelu", "Elu", "Selu", "Celu", "Exp",
                          "Log", "Sqrt", "Softplus", "Softsign", "Gelu", "Erf", "Mish", "Swish", "ThresholdedRelu",
                          "Shrink", "Abs", "Neg", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Tan",

@@ -5,7 +5,8 @@
 //   bias:        int32, scale s_x * s_w[c]
 //   requantization follows ONNX QLinearConv: y = sat(rne(acc * s_x * s_w[c] / s_y))
 //
-// An int8 node keeps its ONNX op_type and domain and is registered with Precision::kInt8. Its activation inputs and
+// An int8 node keeps its ONNX op_type and domain and is registered with Precision::kInt8 (except the planner's own
+// int8rt.LookupTable, which stands for a fused chain of elementwise nodes and carries its table as __table, 256 ints). Its activation inputs and
 // outputs are int8 tensors; their scales are node attributes:
 //   __in_scales   floats, one per input: the scale of that input, 0 for inputs that are not int8 activations
 //                 (weights, biases, shape inputs such as Reshape's shape, Resize's scales)

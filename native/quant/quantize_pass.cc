@@ -1,13 +1,12 @@
 #include "quant/quantize_pass.h"
 
 #include <algorithm>
-
-#include "quant/qnode.h"
-
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <set>
+
+#include "quant/qnode.h"
 
 namespace int8rt {
 
@@ -42,6 +41,79 @@ std::vector<size_t> data_inputs(const NodeDef& n) {
 
 std::string qname(const std::string& v) { return v + "::q"; }
 
+// A unary chain (core/passes.h) stands in the graph as one node, op "LookupTable" in the "int8rt" domain, named
+// after the chain's last node, reading x and writing y. The planner turns it into a 256-entry int8 table when x is
+// int8; otherwise it puts the original nodes back, and they are planned one by one.
+constexpr const char* kTableOp = "LookupTable";
+constexpr const char* kInternalDomain = "int8rt";
+
+struct FusedChain {
+  std::string input, output;
+  std::vector<NodeDef> nodes;                              // the original nodes, in graph order
+  std::map<std::string, PassState::Fate> previous_fates;  // fates the fusion overwrote (to restore on expansion)
+  std::set<std::string> new_fates;                         // fates the fusion added
+};
+
+bool is_table_node(const NodeDef& n) { return n.op_type == kTableOp && n.domain == kInternalDomain; }
+
+// Replaces each chain none of whose nodes is pinned to fp32 by its LookupTable node.
+void fuse_chains(PassState& g, const QuantizeOptions& opts, std::map<std::string, FusedChain>* fused) {
+  std::vector<UnaryChain> chains = find_unary_chains(g);
+  if (chains.empty()) return;
+  std::vector<bool> drop(g.nodes.size(), false);
+  for (const UnaryChain& c : chains) {
+    std::vector<std::string> names;
+    for (size_t i : c.nodes) {
+      const NodeDef& n = g.nodes[i];
+      if (n.fused_from.empty())
+        names.push_back(n.name);
+      else
+        names.insert(names.end(), n.fused_from.begin(), n.fused_from.end());
+    }
+    bool pinned = false;
+    for (const auto& nm : names) {
+      auto it = opts.node_precision.find(nm);
+      pinned |= it != opts.node_precision.end() && it->second == Precision::kFp32;
+    }
+    if (pinned) continue;
+    const std::string host = g.nodes[c.nodes.back()].name;
+    NodeDef t;
+    t.name = host;
+    t.op_type = kTableOp;
+    t.domain = kInternalDomain;
+    t.inputs = {c.input};
+    t.outputs = {c.output};
+    t.fused_from = {t.name};
+    FusedChain f;
+    f.input = c.input;
+    f.output = c.output;
+    std::string ops;
+    for (size_t i : c.nodes) {
+      f.nodes.push_back(g.nodes[i]);
+      ops += (ops.empty() ? "" : ", ") + g.nodes[i].op_type;
+    }
+    const std::string note = "fused into an int8 lookup table: '" + c.output + "' = f('" + c.input + "') by " +
+                             std::to_string(c.nodes.size()) + " elementwise nodes (" + ops + ")";
+    for (const auto& nm : names) {
+      if (nm == t.name) continue;
+      t.fused_from.push_back(nm);
+      auto old = g.fates.find(nm);
+      if (old != g.fates.end())
+        f.previous_fates[nm] = old->second;
+      else
+        f.new_fates.insert(nm);
+      g.fates[nm] = {t.name, note};
+    }
+    for (size_t k = 0; k + 1 < c.nodes.size(); k++) drop[c.nodes[k]] = true;
+    g.nodes[c.nodes.back()] = std::move(t);
+    (*fused)[host] = std::move(f);
+  }
+  std::vector<NodeDef> kept;
+  for (size_t i = 0; i < g.nodes.size(); i++)
+    if (!drop[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 }  // namespace
 
 Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::string, NodeDecision>* decisions) {
@@ -49,7 +121,7 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
   std::map<std::string, float> int8_scale;        // values available as int8 (name -> scale)
   std::map<std::string, bool> produced_int8;       // value -> written by an int8 node
   std::set<std::string> need_quant, need_dequant;  // boundaries to insert
-  std::vector<bool> is_int8(g.nodes.size(), false);
+  std::vector<bool> is_int8;                        // per planned node
 
   auto scale_of_range = [&](const std::string& v, float* s, std::string* why) {
     auto it = opts.amax.find(v);
@@ -65,14 +137,21 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
     return true;
   };
 
+  // Conv -> constant Mul/Add (PaddleOCR's learnable affine blocks) becomes one Conv, and each elementwise chain
+  // y = f(x) one table: every step they remove would round (and maybe clip) its result to an int8 grid of its own.
+  INT8RT_RETURN_IF_ERROR(fold_conv_affine(g));
+  std::map<std::string, FusedChain> fused;
+  fuse_chains(g, opts, &fused);
+
   // Division by a constant is multiplication by its reciprocal, which has an int8 kernel (hard-swish's x / 6).
-  for (NodeDef& n : g.nodes) {
-    if (n.op_type != "Div" || !n.domain.empty() || n.inputs.size() != 2) continue;
+  // (Chains keep their Div: they are evaluated in float; one put back is rewritten then.)
+  auto div_to_mul = [&g](NodeDef& n) -> Status {
+    if (n.op_type != "Div" || !n.domain.empty() || n.inputs.size() != 2) return Status::OK();
     auto c = g.constants.find(n.inputs[1]);
-    if (c == g.constants.end() || c->second.dtype() != DType::kFloat32) continue;
+    if (c == g.constants.end() || c->second.dtype() != DType::kFloat32) return Status::OK();
     bool nonzero = true;
     for (int64_t k = 0; k < c->second.numel(); k++) nonzero &= c->second.data<float>()[k] != 0.f;
-    if (!nonzero) continue;
+    if (!nonzero) return Status::OK();
     Tensor r;
     INT8RT_RETURN_IF_ERROR(Tensor::create(DType::kFloat32, c->second.dims(), &r));
     for (int64_t k = 0; k < r.numel(); k++) r.data<float>()[k] = 1.f / c->second.data<float>()[k];
@@ -80,12 +159,18 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
     g.constants[rname] = r;
     n.op_type = "Mul";
     n.inputs[1] = rname;
-  }
+    return Status::OK();
+  };
+  for (NodeDef& n : g.nodes) INT8RT_RETURN_IF_ERROR(div_to_mul(n));
 
-  for (size_t ni = 0; ni < g.nodes.size(); ni++) {
-    NodeDef& n = g.nodes[ni];
+  std::vector<NodeDef> nodes = std::move(g.nodes);
+  g.nodes.clear();
+  for (size_t ni = 0; ni < nodes.size(); ni++) {
+    NodeDef n = std::move(nodes[ni]);
+    const bool table = is_table_node(n);
     NodeDecision d;
-    // Overrides: any ONNX node of a fused group pinned to fp32 pins the group.
+    // Overrides: any ONNX node of a fused group pinned to fp32 pins the group (chains with such a node were not
+    // fused).
     std::vector<std::string> names = n.fused_from.empty() ? std::vector<std::string>{n.name} : n.fused_from;
     bool pinned_fp32 = false, pinned_int8 = false;
     for (const auto& nm : names) {
@@ -99,10 +184,15 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
     std::vector<float> in_scales(n.inputs.size(), 0.f), out_scales(n.outputs.size(), 0.f);
     std::vector<std::string> quantize_here;  // float inputs this node would quantize
     bool ok = true;
+    // A missing calibration range is reported only when nothing else stops the node (its kernel's refusal, a float
+    // input): a stand-in scale takes its place until then.
+    bool missing_range = false;
+    std::string missing_range_why;
     if (pinned_fp32) {
       ok = false;
       why = "pinned to fp32 by nodePrecision";
-    } else if (!n.domain.empty() || !reg.find(n.op_type, n.domain, g.opset, Device::kCpu, Precision::kInt8, nullptr)) {
+    } else if ((!n.domain.empty() && !table) ||
+               !reg.find(n.op_type, n.domain, g.opset, Device::kCpu, Precision::kInt8, nullptr)) {
       ok = false;
       why = "no int8 kernel for " + n.op_type;
     } else if (n.op_type == "Conv" && !n.attr_string("__activation", "").empty() &&
@@ -148,10 +238,11 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
           any_int8_input = true;
           in_scales[i] = it->second;
         } else {
-          float s;
-          if (!scale_of_range(x, &s, &why)) {
-            ok = false;
-            break;
+          float s = 1.f;
+          std::string w;
+          if (!scale_of_range(x, &s, &w)) {
+            if (!missing_range) missing_range_why = w;
+            missing_range = true;
           }
           in_scales[i] = s;
           quantize_here.push_back(x);
@@ -163,7 +254,38 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
         why = "its input comes from a float node; running it in int8 would only add quantize/dequantize steps";
       }
     }
-    if (ok) {
+    if (ok && table) {
+      // The table: f evaluated in float32 on the 256 values of x's int8 grid, quantized to y's scale. Its output
+      // range is y's calibrated range, but never wider than the largest |f| the table can produce (a wider one
+      // would only waste levels); without a calibrated range, that largest |f|.
+      const FusedChain& f = fused.at(n.name);
+      std::vector<float> xs(256), ys;
+      for (int q = -128; q < 128; q++) xs[size_t(q + 128)] = float(q) * in_scales[0];
+      Status st = evaluate_unary_chain(g, f.nodes, f.input, f.output, xs, &ys);
+      float reach = 0.f;
+      for (float v : ys) {
+        if (std::isnan(v)) st = Status(ErrorCode::kUnsupported, "its result is NaN for part of the int8 input range");
+        reach = std::max(reach, std::fabs(v));
+      }
+      float s_y = 0.f;
+      if (!st.ok()) {
+        ok = false;
+        why = st.message();
+      } else {
+        auto cal = opts.amax.find(f.output);
+        const bool have_cal = cal != opts.amax.end() && cal->second > 0.f && std::isfinite(cal->second);
+        const float amax = have_cal ? std::min(cal->second, reach) : reach;
+        s_y = amax > 0.f && std::isfinite(amax) ? amax / 127.f : 1.f;
+        Attribute a;
+        a.name = "__table";
+        a.type = Attribute::Type::kInts;
+        for (float v : ys) a.ints.push_back(quantize_s8(v, s_y));
+        trial.attrs.push_back(a);
+        out_scales[0] = s_y;
+        trial.outputs[0] = qname(n.outputs[0]);
+      }
+    }
+    if (ok && !table) {
       for (size_t o = 0; o < n.outputs.size() && ok; o++) {
         if (n.outputs[o].empty()) continue;
         if (kScalePassThrough.count(n.op_type)) {
@@ -173,8 +295,13 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
             break;
           }
           out_scales[o] = in_scales[data_inputs(n)[0]];
-        } else if (!scale_of_range(n.outputs[o], &out_scales[o], &why)) {
-          ok = false;
+        } else {
+          std::string w;
+          if (!scale_of_range(n.outputs[o], &out_scales[o], &w)) {
+            out_scales[o] = 1.f;
+            if (!missing_range) missing_range_why = w;
+            missing_range = true;
+          }
         }
         trial.outputs[o] = qname(n.outputs[o]);
       }
@@ -203,7 +330,20 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
         why = st.message();
         std::string prefix = trial.describe() + ": ";
         if (why.compare(0, prefix.size(), prefix) == 0) why = why.substr(prefix.size());
+      } else if (missing_range) {
+        ok = false;
+        why = missing_range_why;
       }
+    }
+    if (!ok && table) {
+      // Not int8 after all: the original nodes go back in its place and are planned one by one.
+      FusedChain& f = fused.at(n.name);
+      for (const auto& nm : f.new_fates) g.fates.erase(nm);
+      for (const auto& kv : f.previous_fates) g.fates[kv.first] = kv.second;
+      std::vector<NodeDef> back = f.nodes;
+      for (NodeDef& b : back) INT8RT_RETURN_IF_ERROR(div_to_mul(b));
+      nodes.insert(nodes.begin() + std::ptrdiff_t(ni + 1), back.begin(), back.end());
+      continue;
     }
     if (!ok && pinned_int8)
       return Status(ErrorCode::kUnsupported,
@@ -219,15 +359,17 @@ Status quantize_graph(PassState& g, const QuantizeOptions& opts, std::map<std::s
         produced_int8[n.outputs[o]] = true;
       }
       n = std::move(trial);
-      is_int8[ni] = true;
+      is_int8.push_back(true);
       d.precision = Precision::kInt8;
     } else {
+      is_int8.push_back(false);
       d.reason = why;
       // A float node reading a value that only exists as int8 needs it dequantized.
       for (const auto& x : n.inputs)
         if (produced_int8.count(x)) need_dequant.insert(x);
     }
     (*decisions)[n.name] = d;
+    g.nodes.push_back(std::move(n));
   }
   for (const auto& o : g.graph_outputs)
     if (produced_int8.count(o)) need_dequant.insert(o);

@@ -3,6 +3,14 @@
 // the graph: int8 nodes get their scales as attributes (quant/qnode.h) and write `<name>::q` int8 values;
 // QuantizeLinear / DequantizeLinear nodes are inserted only where a float value meets an int8 node or the reverse
 // (precision boundaries), and graph outputs stay float.
+//
+// Before planning it removes requantization steps that int8 would otherwise add: Conv -> constant Mul/Add/Sub/Div
+// folds into the Conv (core/passes.h fold_conv_affine), and each chain of elementwise nodes computing y = f(x) from one
+// tensor x (find_unary_chains: hard-swish as x * Clip(x + 3, 0, 6) / 6, swish, an affine step after an activation)
+// becomes one node, int8rt.LookupTable, named after the chain's last node. When x is int8 the table is f evaluated
+// by the fp32 kernels on the 256 values of x's grid and quantized to y's scale: y's calibrated range, narrowed to the
+// largest |f| the table reaches. Otherwise the chain's own nodes are planned one by one. The report shows the other
+// nodes of a chain as fused into that one.
 #pragma once
 #include <map>
 #include <string>
