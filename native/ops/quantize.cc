@@ -1,4 +1,4 @@
-// QuantizeLinear, DequantizeLinear (opsets 10-21) and DynamicQuantizeLinear (11): the float-graph quantization
+// QuantizeLinear, DequantizeLinear (opsets 10-25) and DynamicQuantizeLinear (11): the float-graph quantization
 // operators (Precision::kFp32). The int8 planner also inserts QuantizeLinear / DequantizeLinear at the boundaries
 // between float and int8 regions (quant/quantize_pass.cc), with a float32 scalar scale and an int8 zero point; that
 // case has vector loops (kernels/eltwise-s8.h).
@@ -9,11 +9,15 @@
 //   x / y_scale is one IEEE float32 division (float16 converts to float32 first); a NaN quotient saturates to the
 //   lowest value, as onnxruntime's MLAS loops do.
 // DequantizeLinear y = (x - x_zero_point) * x_scale
-//   x int8, uint8, int16, uint16 or int32; y has the scale's type (float32 or float16); the difference is exact in
-//   int64 and converted to float once.
+//   x int8, uint8, int16, uint16 or int32; y has the scale's type (float32 or float16), or `output_dtype`'s (opset
+//   23+); the difference is exact in int64 and converted to float once.
 // DynamicQuantizeLinear (uint8 per the spec): y_scale = (max(0, max x) - min(0, min x)) / 255 (1/255 when that range
 //   is 0), y_zero_point = rne(clamp(-min(0, min x) / y_scale, 0, 255)), y = saturate(rne(x / y_scale) + zp).
-// Unsupported: blocked quantization (block_size != 0), float8/int4/... element types (kDtype).
+// Opsets 23 to 25 (accepted for models made of these two operators only: quant/qdq_import.h) add element types, which
+// are refused as below, QuantizeLinear's `precision` (the type the division runs in: float32 is supported, which is
+// the default for a float32 scale) and DequantizeLinear's `output_dtype` (float32 or float16).
+// Unsupported: blocked quantization (block_size != 0), float8/int4/... element types (kDtype), a float16 scale at
+// opset >= 23 without precision = FLOAT (the division would have to run in float16).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -119,6 +123,14 @@ class QuantizeLinearKernel final : public OpKernel {
       k->output_dtype_ = DType(od);
     }
     if (info.num_inputs() < 2) return shape_error(node, "inputs x and y_scale are required");
+    // The division's precision: float32 always here. Opset 23 made it the scale's type unless `precision` says
+    // otherwise, so a float16 scale there must come with precision = FLOAT.
+    const int64_t precision = node.attr_int("precision", 0);
+    if (precision != 0 && precision != int64_t(DType::kFloat32))
+      return unsupported(node, "precision " + std::to_string(precision) + " is not supported (the division runs in "
+                               "float32: precision 1)");
+    k->f16_scale_needs_precision_ = info.opset() >= 23 && precision == 0;
+    k->opset_ = info.opset();
     *out = std::move(k);
     return Status::OK();
   }
@@ -139,6 +151,9 @@ class QuantizeLinearKernel final : public OpKernel {
         return dtype_error(node, "output_dtype differs from the zero point's type");
       yt = zp->dtype();
     }
+    if (f16_scale_needs_precision_ && s->dtype() == DType::kFloat16)
+      return unsupported(node, "a float16 scale at opset " + std::to_string(opset_) +
+                               " asks for the division in float16, which is not supported (set precision = 1)");
     AxisPlan p;
     INT8RT_RETURN_IF_ERROR(plan_axis(node, x->dims(), *s, zp, axis_, &p));
     std::vector<float> scales;
@@ -204,6 +219,8 @@ class QuantizeLinearKernel final : public OpKernel {
 
   int64_t axis_ = 1;
   DType output_dtype_ = DType::kUndefined;
+  bool f16_scale_needs_precision_ = false;
+  int opset_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -217,6 +234,10 @@ class DequantizeLinearKernel final : public OpKernel {
     k->axis_ = node.attr_int("axis", 1);
     if (node.attr_int("block_size", 0) != 0) return unsupported(node, "blocked quantization is not supported");
     if (info.num_inputs() < 2) return shape_error(node, "inputs x and x_scale are required");
+    const int64_t od = node.attr_int("output_dtype", 0);  // opset 23+
+    if (od != 0 && od != int64_t(DType::kFloat32) && od != int64_t(DType::kFloat16))
+      return dtype_error(node, "output_dtype " + std::to_string(od) + " is not supported (float32 and float16 are)");
+    k->output_dtype_ = DType(od);
     *out = std::move(k);
     return Status::OK();
   }
@@ -238,10 +259,11 @@ class DequantizeLinearKernel final : public OpKernel {
     std::vector<float> scales;
     INT8RT_RETURN_IF_ERROR(read_scales(node, *s, &scales));
     const std::vector<int64_t> zps = read_zero_points(zp, s->numel());
+    const DType yt = output_dtype_ == DType::kUndefined ? s->dtype() : output_dtype_;
     Tensor* y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, s->dtype(), x->dims(), &y));
+    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, yt, x->dims(), &y));
     if (y->numel() == 0) return Status::OK();
-    const bool half = s->dtype() == DType::kFloat16;
+    const bool half = yt == DType::kFloat16;
     switch (xt) {
       case DType::kInt8: run<int8_t>(ctx, *x, p, scales, zps, half, y); break;
       case DType::kUint8: run<uint8_t>(ctx, *x, p, scales, zps, half, y); break;
@@ -286,6 +308,7 @@ class DequantizeLinearKernel final : public OpKernel {
   }
 
   int64_t axis_ = 1;
+  DType output_dtype_ = DType::kUndefined;  // kUndefined: the scale's type
 };
 
 // ---------------------------------------------------------------------------------------------------------------

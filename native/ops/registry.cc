@@ -16,6 +16,7 @@ const KernelRegistry& kernel_registry() {
     register_resize_ops(*r);
     register_quantize_ops(*r);
     register_int8_ops(*r);
+    register_qlinear_ops(*r);
     return r;
   }();
   return *registry;

@@ -14,5 +14,7 @@ void register_shape_ops(KernelRegistry& r);          // ops/shape.cc: Shape, Res
 void register_resize_ops(KernelRegistry& r);         // ops/resize.cc: Resize, Upsample
 void register_quantize_ops(KernelRegistry& r);        // ops/quantize.cc: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear
 void register_int8_ops(KernelRegistry& r);            // ops/int8*.cc: the int8 kernels of quantized graphs (Precision::kInt8)
+void register_qlinear_ops(KernelRegistry& r);         // ops/qlinear*.cc: QLinearConv/MatMul, ConvInteger, MatMulInteger,
+                                                      // com.microsoft QGemm/QLinear*, the QDQ import's nodes
 
 }  // namespace int8rt
