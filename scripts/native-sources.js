@@ -2,14 +2,18 @@
 // The one source of truth for the native source list: the folder layout itself. binding.gyp calls this script
 // and CMakeLists.txt globs the same folders with the same rule. A kernel file's ISA suffix alone decides its
 // compile flags: `...-avx2.cc`, `...-avxvnni.cc` (VEX VNNI), `...-avx512vnni.cc` (EVEX VNNI on 256-bit
-// registers), `...-neondot.cc`, `...-i8mm.cc`; everything else is portable.
-//   node scripts/native-sources.js <group>   group: core | addon | avx2 | avxvnni | avx512vnni | neondot | i8mm
+// registers), `...-neondot.cc` (Armv8.2 dot product), `...-i8mm.cc` (Armv8.6 int8 matrix multiply); everything else
+// is portable (the baseline NEON kernels in kernels/arm are portable files guarded by __aarch64__).
+//   node scripts/native-sources.js <group> [arch]
+//     group: core | addon | avx2 | avxvnni | avx512vnni | neondot | i8mm
+//     arch (node-gyp's target_arch: x64 | arm64 | ...): an ISA group of another architecture lists no sources.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
 const ISAS = ['avx2', 'avxvnni', 'avx512vnni', 'neondot', 'i8mm'];
+const ISA_ARCH = { avx2: 'x64', avxvnni: 'x64', avx512vnni: 'x64', neondot: 'arm64', i8mm: 'arm64' };
 
 function walk(dir, out) {
   for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
@@ -25,18 +29,21 @@ function isaOf(file) {
   return m && ISAS.includes(m[1]) ? m[1] : null;
 }
 
-function sources(group) {
+function sources(group, arch) {
   const all = walk('native', []).filter((f) => !f.startsWith('native/kernels/cuda/')).sort();
   if (group === 'addon') return all.filter((f) => f.startsWith('native/addon/'));
   if (group === 'core') return all.filter((f) => !f.startsWith('native/addon/') && !isaOf(f));
-  if (ISAS.includes(group)) return all.filter((f) => isaOf(f) === group);
+  if (ISAS.includes(group)) {
+    if (arch && ISA_ARCH[group] !== arch) return [];
+    return all.filter((f) => isaOf(f) === group);
+  }
   throw new Error(`unknown source group '${group}'`);
 }
 
-module.exports = { sources, ISAS };
+module.exports = { sources, ISAS, ISA_ARCH };
 
 if (require.main === module) {
-  const list = sources(process.argv[2] || 'core');
+  const list = sources(process.argv[2] || 'core', process.argv[3]);
   // gyp needs at least one source per target; an empty ISA group gets a stub.
   process.stdout.write((list.length ? list : ['native/core/empty.cc']).join('\n') + '\n');
 }

@@ -8,6 +8,11 @@
 #endif
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
+
+#include <cstdio>
+#ifndef HWCAP_CPUID
+#define HWCAP_CPUID (1 << 11)
+#endif
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1 << 20)
 #endif
@@ -17,6 +22,40 @@
 #endif
 
 namespace int8rt {
+
+#if defined(__aarch64__)
+// The core's name from MIDR_EL1 (implementer, part number), for reports: "Cortex-A78AE". The register is read with
+// MRS, which Linux emulates for user space when it sets HWCAP_CPUID (as does qemu-user, which reports the model it
+// emulates); without it the name is plain "aarch64".
+static std::string arm_core_name(unsigned long hwcap) {
+  std::string name = "aarch64";
+#if defined(__linux__)
+  if (!(hwcap & HWCAP_CPUID)) return name;
+  unsigned long midr = 0;
+  __asm__ volatile("mrs %0, MIDR_EL1" : "=r"(midr));
+  const unsigned implementer = unsigned(midr >> 24) & 0xff, part = unsigned(midr >> 4) & 0xfff;
+  static const struct {
+    unsigned part;
+    const char* name;
+  } kArmParts[] = {
+      {0xd03, "Cortex-A53"},  {0xd04, "Cortex-A35"},   {0xd05, "Cortex-A55"},  {0xd07, "Cortex-A57"},
+      {0xd08, "Cortex-A72"},  {0xd09, "Cortex-A73"},   {0xd0a, "Cortex-A75"},  {0xd0b, "Cortex-A76"},
+      {0xd0c, "Neoverse-N1"}, {0xd0d, "Cortex-A77"},   {0xd40, "Neoverse-V1"}, {0xd41, "Cortex-A78"},
+      {0xd42, "Cortex-A78AE"}, {0xd44, "Cortex-X1"},   {0xd46, "Cortex-A510"}, {0xd47, "Cortex-A710"},
+      {0xd48, "Cortex-X2"},   {0xd49, "Neoverse-N2"},  {0xd4b, "Cortex-A78C"}, {0xd4f, "Neoverse-V2"},
+  };
+  if (implementer == 0x41)
+    for (const auto& p : kArmParts)
+      if (p.part == part) return p.name;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "aarch64 (implementer 0x%02x, part 0x%03x)", implementer, part);
+  name = buf;
+#else
+  (void)hwcap;
+#endif
+  return name;
+}
+#endif
 
 static CpuFeatures detect() {
   CpuFeatures f;
@@ -54,13 +93,15 @@ static CpuFeatures detect() {
     while (!f.brand.empty() && f.brand.front() == ' ') f.brand.erase(f.brand.begin());
   }
 #elif defined(__aarch64__)
-  f.neon = true;
+  f.neon = true;  // Advanced SIMD is part of the base aarch64 architecture
+  unsigned long hw = 0;
 #if defined(__linux__)
-  unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  hw = getauxval(AT_HWCAP);
+  const unsigned long hw2 = getauxval(AT_HWCAP2);
   f.neon_dot = hw & HWCAP_ASIMDDP;
   f.neon_i8mm = hw2 & HWCAP2_I8MM;
 #endif
-  f.brand = "aarch64";
+  f.brand = arm_core_name(hw);
 #endif
   return f;
 }
@@ -76,6 +117,7 @@ const char* isa_name(Isa isa) {
     case Isa::kAvxVnni: return "avxvnni";
     case Isa::kNeon: return "neon";
     case Isa::kNeonDot: return "neondot";
+    case Isa::kNeonI8mm: return "i8mm";
     default: return "scalar";
   }
 }
@@ -85,7 +127,8 @@ static Isa detect_isa() {
   Isa best = Isa::kScalar;
   bool vnni = f.avx_vnni || (f.avx512_vnni && f.avx512vl && f.avx512bw);
   if (f.avx2 && f.fma) best = vnni ? Isa::kAvxVnni : Isa::kAvx2;
-  if (f.neon) best = f.neon_dot ? Isa::kNeonDot : Isa::kNeon;
+  // The i8mm kernels also use SDOT (their matrix-vector product), so they need both.
+  if (f.neon) best = f.neon_dot ? (f.neon_i8mm ? Isa::kNeonI8mm : Isa::kNeonDot) : Isa::kNeon;
   if (const char* env = std::getenv("INT8RT_ISA")) {
     Isa want = best;
     if (!std::strcmp(env, "scalar")) want = Isa::kScalar;
@@ -93,9 +136,11 @@ static Isa detect_isa() {
     else if (!std::strcmp(env, "avxvnni")) want = Isa::kAvxVnni;
     else if (!std::strcmp(env, "neon")) want = Isa::kNeon;
     else if (!std::strcmp(env, "neondot")) want = Isa::kNeonDot;
+    else if (!std::strcmp(env, "i8mm")) want = Isa::kNeonI8mm;
+    auto arm = [](Isa i) { return i == Isa::kNeon || i == Isa::kNeonDot || i == Isa::kNeonI8mm; };
     bool same_family = (want == Isa::kScalar) ||
                        ((want == Isa::kAvx2 || want == Isa::kAvxVnni) && (best == Isa::kAvx2 || best == Isa::kAvxVnni)) ||
-                       ((want == Isa::kNeon || want == Isa::kNeonDot) && (best == Isa::kNeon || best == Isa::kNeonDot));
+                       (arm(want) && arm(best));
     if (same_family && static_cast<int>(want) <= static_cast<int>(best)) best = want;
   }
   return best;

@@ -3,9 +3,13 @@
 //
 // Kernel families. A family fixes the packed layouts and the microkernel:
 //   scalar      kgroup 1, A int8,  B int8,            tile 4 x 16 (portable C++)
-//   avx2        kgroup 2, A int16, B int16,           tile 6 x 16 (vpmaddwd + vpaddd; sign-extended, exact)
+//   avx2        kgroup 2, A int8,  B int16,           tile 6 x 16 (vpmaddwd + vpaddd; sign-extended, exact; A is
+//                                                      widened to int16 per A block, see Kernels::widen_a)
 //   avxvnni     kgroup 4, A int8,  B uint8 = b + 128, tile 6 x 16 (VEX vpdpbusd, 16 ymm registers)
 //   avx512vnni  kgroup 4, A int8,  B uint8 = b + 128, tile 8 x 16 (EVEX vpdpbusd on ymm, 32 registers)
+//   neon        kgroup 1, A int16, B int16,           tile 6 x 16 (smlal by element; Cortex-A53/A72, no dot product)
+//   neondot     kgroup 4, A int8,  B int8,            tile 6 x 16 (sdot by element: signed x signed, no shift)
+//   i8mm        kgroup 8, A int8,  B int8,            tile 6 x 16 (smmla: 2 rows x 8 k times 8 k x 2 columns)
 // With B shifted to uint8, sum_k A[m,k] * (B[k,n] + 128) = acc + 128 * row_sums[m]: the kernels subtract
 // 128 * row_sums[m] before the epilogue. All int32 arithmetic wraps modulo 2^32, so the result is exact whenever the
 // true sum fits int32 (always for K < 131072), whatever the intermediate values.
@@ -90,14 +94,22 @@ struct Kernels {
   PackBFn pack_b;
   void (*block)(const Block& blk);
   // N == 1 (may be null: the block kernel then does it): the same contract with nc = 1, the A panels read once as
-  // matrix-vector products. May load up to kAPadBytes past the last A panel.
+  // matrix-vector products, in the packed A's own elements. May load up to kAPadBytes past the last A panel.
   void (*gemv)(const Block& blk);
+  // Null, or (a_elem kS8 only) the block kernel reads A as int16: the driver then widens each A block it hands to
+  // `block` (rows [m0, m0 + mc) rounded up to MR, all k groups) into a per-thread buffer: dst[i] = src[i] for n
+  // consecutive packed elements, the same layout with 2-byte elements. The weights stay int8 at rest, and the
+  // widening is spread over all the columns of a B block. Blocking then counts the A block in int16.
+  void (*widen_a)(const int8_t* src, int64_t n, int16_t* dst);
 };
 
 // Zero bytes qpack_a appends to the packed A, for vector loads that run past its last panel.
 constexpr int64_t kAPadBytes = 32;
 
-enum FamilyId : int { kScalarId = 1, kAvx2Id = 2, kAvxVnniId = 3, kAvx512VnniId = 4, kAvx512Vnni6x16Id = 5 };
+enum FamilyId : int {
+  kScalarId = 1, kAvx2Id = 2, kAvxVnniId = 3, kAvx512VnniId = 4, kAvx512Vnni6x16Id = 5,
+  kNeonId = 6, kNeonDotId = 7, kI8mmId = 8,
+};
 
 const Kernels& scalar_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
@@ -105,6 +117,11 @@ const Kernels& avx2_kernels();
 const Kernels& avxvnni_kernels();        // CPU needs AVX-VNNI (VEX)
 const Kernels& avx512vnni_kernels();     // CPU needs AVX512-VNNI + VL + BW
 const Kernels& avx512vnni_6x16_kernels();  // tests only: the AVX-VNNI tile shape on EVEX, so it is exercised here
+#endif
+#if defined(__aarch64__)
+const Kernels& neon_kernels();     // kernels/arm: any aarch64 CPU
+const Kernels& neondot_kernels();  // CPU needs the dot product (HWCAP_ASIMDDP)
+const Kernels& i8mm_kernels();     // CPU needs i8mm (HWCAP2_I8MM) and the dot product
 #endif
 
 // The families this CPU can run (tests iterate over them), the scalar one first.

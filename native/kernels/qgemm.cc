@@ -1,7 +1,9 @@
 // The int8 GEMM driver: dispatch to a kernel family, cache blocking, per-call packing of B, threading.
 //
 //   for jc in N by NC        (B block: all of K x NC, packed per call into a thread-local buffer; lives in L2)
-//     for ic in M by MC      (A block: MC x K of the weights packed at build; lives in L2)
+//     for ic in M by MC      (A block: MC x K of the weights packed at build; lives in L2. A family whose tiles read
+//                             int16 weights, AVX2, keeps them int8 at rest and widens the A block here into a
+//                             per-thread buffer: once per B block, or once per call when one A block covers M)
 //       block kernel:  for each 16-column B panel (in L1), for each MR-row A panel: MR x 16 tile over all of K,
 //                      accumulators in registers, the epilogue fused into the write-back
 //
@@ -45,6 +47,8 @@ namespace {
 // 32 * K for the int16 family) then sits in L1 for K up to ~1-2 K.
 constexpr int64_t kBBlockBytes = 192 * 1024;
 constexpr int64_t kABlockBytes = 192 * 1024;
+// Fewest columns of a B block for families that widen each A block (Kernels::widen_a), multiple of 16.
+constexpr int64_t kWidenMinCols = 64;
 // Below this many multiply-adds a problem runs on the calling thread: waking a worker costs more than it saves.
 constexpr double kMinParallelMacs = double(1 << 18);
 
@@ -67,6 +71,14 @@ const Kernels& pack_kernels() {
     return vnni_encoding() == VnniEncoding::kVex ? qgemm_internal::avxvnni_kernels()
                                                    : qgemm_internal::avx512vnni_kernels();
   if (use_avx2()) return qgemm_internal::avx2_kernels();
+#endif
+#if defined(__aarch64__)
+  switch (active_isa()) {
+    case Isa::kNeonI8mm: return qgemm_internal::i8mm_kernels();
+    case Isa::kNeonDot: return qgemm_internal::neondot_kernels();
+    case Isa::kNeon: return qgemm_internal::neon_kernels();
+    default: break;
+  }
 #endif
   return qgemm_internal::scalar_kernels();
 }
@@ -96,7 +108,7 @@ class ThreadBuffer {
   size_t cap_ = 0;
 };
 
-thread_local ThreadBuffer tl_pack_b, tl_offsets, tl_column;
+thread_local ThreadBuffer tl_pack_b, tl_offsets, tl_column, tl_wide_a;
 
 struct Problem {
   const QPackedA* A = nullptr;
@@ -144,16 +156,27 @@ void fallback_range(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_
 void run_blocks(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const Kernels& f = *P.kern;
   const int64_t group_bytes_b = int64_t(f.kgroup) * elem_bytes(f.b_elem);
-  const int64_t group_bytes_a = int64_t(f.kgroup) * elem_bytes(f.a_elem);
+  const int64_t group_bytes_a = int64_t(f.kgroup) * elem_bytes(f.a_elem);  // as stored
+  const int64_t group_bytes_ak = f.widen_a ? int64_t(f.kgroup) * 2 : group_bytes_a;  // as the block kernel reads it
   const int64_t kg = std::max<int64_t>(P.kg, 1);
-  const int64_t nc_max = std::max<int64_t>(kNR, kBBlockBytes / (kg * group_bytes_b) / kNR * kNR);
-  const int64_t mc_max = std::max<int64_t>(f.mr, kABlockBytes / (kg * group_bytes_a) / f.mr * f.mr);
+  int64_t nc_max = std::max<int64_t>(kNR, kBBlockBytes / (kg * group_bytes_b) / kNR * kNR);
+  // Each widening of an A block is paid for by the nc columns of one B block: at least kWidenMinCols of them, as with
+  // a large K the L2-sized B block holds only one or two 16-column panels (K = 4608: the widening then cost ~15% of
+  // the time of a 512 x 49 layer, ~8% with 64 columns). The block kernel streams the B block one panel at a time, so
+  // the cache needs only that panel and the A block.
+  if (f.widen_a) nc_max = std::max(nc_max, kWidenMinCols);
+  const int64_t mc_max = std::max<int64_t>(f.mr, kABlockBytes / (kg * group_bytes_ak) / f.mr * f.mr);
   const int64_t nc_step = balanced_step(n1 - n0, nc_max, kNR);
   const int64_t mc_step = balanced_step(m1 - m0, mc_max, f.mr);
   const int64_t b_bytes =
       qgemm_internal::packed_b_elems(std::min(nc_step, n1 - n0), P.kg, f.kgroup) * elem_bytes(f.b_elem);
-  void* bbuf = g_force_fallback.load(std::memory_order_relaxed) ? nullptr : tl_pack_b.get(size_t(b_bytes));
-  if (!bbuf) {
+  const bool fail = g_force_fallback.load(std::memory_order_relaxed);
+  void* bbuf = fail ? nullptr : tl_pack_b.get(size_t(b_bytes));
+  // Elements of the largest A block (whole MR-row panels, all k groups), and its int16 copy for widen_a.
+  const int64_t a_elems = round_up(std::min(mc_step, m1 - m0), f.mr) * P.kg * f.kgroup;
+  int16_t* wide = nullptr;
+  if (f.widen_a && !fail) wide = static_cast<int16_t*>(tl_wide_a.get(size_t(std::max<int64_t>(a_elems, 1)) * 2));
+  if (!bbuf || (f.widen_a && !wide)) {
     fallback_range(P, m0, m1, n0, n1);
     return;
   }
@@ -162,6 +185,16 @@ void run_blocks(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1
   blk.b = bbuf;
   blk.out = &P.out;
   const int8_t* a = P.A->data.data();
+  // A block ic for the block kernel: the packed panels, or their int16 copy. With one A block (M within the block
+  // size, the common case) it is widened once for all the column blocks.
+  const bool one_a_block = mc_step >= m1 - m0;
+  const auto a_block = [&](int64_t ic, int64_t mc) -> const void* {
+    const int8_t* src = a + ic * P.kg * group_bytes_a;  // panel ic / MR
+    if (!wide) return src;
+    f.widen_a(src, round_up(mc, f.mr) * P.kg * f.kgroup, wide);
+    return wide;
+  };
+  const void* a0 = one_a_block ? a_block(m0, m1 - m0) : nullptr;
   for (int64_t jc = n0; jc < n1; jc += nc_step) {
     const int64_t nc = std::min(nc_step, n1 - jc);
     f.pack_b(P.B, P.ldb, P.K, jc, nc, bbuf);
@@ -170,7 +203,7 @@ void run_blocks(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1
       blk.mc = std::min(mc_step, m1 - ic);
       blk.n0 = jc;
       blk.nc = nc;
-      blk.a = a + ic * P.kg * group_bytes_a;  // panel ic / MR
+      blk.a = one_a_block ? a0 : a_block(ic, blk.mc);
       f.block(blk);
     }
   }
@@ -302,6 +335,12 @@ std::vector<const Kernels*> available_kernels() {
       v.push_back(&avx512vnni_6x16_kernels());
     }
   }
+#endif
+#if defined(__aarch64__)
+  const CpuFeatures& cf = cpu_features();
+  v.push_back(&neon_kernels());
+  if (cf.neon_dot) v.push_back(&neondot_kernels());
+  if (cf.neon_dot && cf.neon_i8mm) v.push_back(&i8mm_kernels());
 #endif
   return v;
 }

@@ -76,10 +76,16 @@ void widen_half_portable(const uint16_t* src, int64_t n, float* dst);
 #if defined(__x86_64__) || defined(_M_X64)
 void widen_half_f16c(const uint16_t* src, int64_t n, float* dst);  // x86/sgemm-6x16-fma-avx2.cc (F16C)
 #endif
+#if defined(__aarch64__)
+void widen_half_neon(const uint16_t* src, int64_t n, float* dst);  // arm/sgemm-6x16-neon.cc (fcvtl)
+#endif
 
 const Kernels& scalar_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
 const Kernels& avx2_kernels();
+#endif
+#if defined(__aarch64__)
+const Kernels& neon_kernels();  // arm/sgemm-6x16-neon.cc
 #endif
 
 // Tests only: makes every later call use `k` (nullptr restores the run-time choice). Not for concurrent use with

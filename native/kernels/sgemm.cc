@@ -64,6 +64,9 @@ const Kernels& kernels() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (use_avx2()) return sgemm_internal::avx2_kernels();
 #endif
+#if defined(__aarch64__)
+  if (use_neon()) return sgemm_internal::neon_kernels();
+#endif
   return sgemm_internal::scalar_kernels();
 }
 
@@ -98,6 +101,12 @@ void widen_half(const uint16_t* src, int64_t n, float* dst) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (use_avx2() && cpu_features().f16c) {
     sgemm_internal::widen_half_f16c(src, n, dst);
+    return;
+  }
+#endif
+#if defined(__aarch64__)
+  if (use_neon()) {
+    sgemm_internal::widen_half_neon(src, n, dst);
     return;
   }
 #endif

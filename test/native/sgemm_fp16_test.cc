@@ -62,8 +62,10 @@ class SgemmHalf : public ::testing::TestWithParam<const char*> {
 #if defined(__x86_64__) || defined(_M_X64)
       if (!use_avx2()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
       sgemm_internal::set_kernels_for_testing(&sgemm_internal::avx2_kernels());
+#elif defined(__aarch64__)
+      sgemm_internal::set_kernels_for_testing(&sgemm_internal::neon_kernels());  // the SIMD kernels of this CPU
 #else
-      GTEST_SKIP() << "x86 only";
+      GTEST_SKIP() << "no SIMD kernels for this architecture";
 #endif
     }
   }

@@ -80,8 +80,10 @@ class SgemmKernels : public ::testing::TestWithParam<const char*> {
 #if defined(__x86_64__) || defined(_M_X64)
       if (!use_avx2()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
       sgemm_internal::set_kernels_for_testing(&sgemm_internal::avx2_kernels());
+#elif defined(__aarch64__)
+      sgemm_internal::set_kernels_for_testing(&sgemm_internal::neon_kernels());  // the SIMD kernels of this CPU
 #else
-      GTEST_SKIP() << "x86 only";
+      GTEST_SKIP() << "no SIMD kernels for this architecture";
 #endif
     }
   }
@@ -278,7 +280,7 @@ TEST(Sgemm, PackRejectsBadArguments) {
 
 TEST(Sgemm, KernelNameNamesTheIsa) {
   const std::string name = sgemm_kernel_name();
-  EXPECT_EQ(name, use_avx2() ? "avx2_6x16" : "scalar_6x16");
+  EXPECT_EQ(name, use_avx2() ? "avx2_6x16" : use_neon() ? "neon_6x16" : "scalar_6x16");
 }
 
 }  // namespace
