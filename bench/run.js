@@ -2,7 +2,8 @@
 // `npm run bench`: int8rt against onnxruntime-node on the models the project must run, one table per run.
 //
 //   node bench/run.js [--models mnist,det,rec,cls,resnet50] [--threads 1,2] [--quick] [--json out.json]
-//                     [--calib-model rec] [--calib-samples 200] [--no-calib-timing] [--no-memory]
+//                     [--calib-model rec[,cls,...]] [--calib-samples 200] [--calib-only] [--no-calib-timing]
+//                     [--no-memory]
 //
 // For every model and intra-op thread count, each runtime ("variant") gets its own session, two warm-up runs (the
 // first run allocates and packs; it is not what a server sees), then a benchmark.js deferred benchmark over
@@ -13,9 +14,12 @@
 //
 // Int8: the 'int8rt int8' column runs each model calibrated once (method CALIB_METHOD, a few rendered text lines or
 // pages for the OCR models, MNIST digits, seeded noise for ResNet-50) before any timing; every thread count reuses
-// that calibration. After the table come two int8 figures: what calibrating costs (N samples through calibrate()
-// against N plain fp32 runs of the same samples, one model), and the memory an engine holds (resident set growth of
-// a fresh process that builds one engine and runs it once, fp32 against int8).
+// that calibration. The 'ort int8' column runs onnxruntime on int8rt's QDQ export of the same plan (exportQDQ, uint8
+// activations, layout 'onnxruntime'). After the table come two int8 figures: what calibrating costs (N samples through calibrate() with
+// its default method, entropy, against N plain fp32 runs of the same samples, per --calib-model and thread count),
+// and the memory an engine holds: the bytes of weights it
+// keeps (engine.memory(), counted natively), fp32 against fp16 and int8, beside the resident set growth of a fresh
+// process that builds one engine and runs it once.
 //
 // Nothing here asserts on time: the machine is shared and timings are information, not a test.
 //
@@ -31,6 +35,8 @@ const root = path.join(__dirname, '..');
 const OCR_ASSETS = path.join(root, 'node_modules', '@gutenye', 'ocr-models', 'assets');
 const MNIST = path.join(root, '..', 'shared', 'models', 'mnist-8.onnx');
 const RESNET_BUILDER = path.join(root, 'test', 'models', 'resnet50.ts');
+// Engines measured by the memory lines, each in its own process.
+const MEMORY_PRECISIONS = ['fp32', 'fp16', 'int8'];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Models. `load()` returns a file path or the bytes of the model, or throws a SkipError saying why it cannot run.
@@ -236,6 +242,8 @@ function loadInt8rt() {
 // The calibration method of the int8 column. 'entropy' (the library's default) clips the positive half of PP-OCR's
 // hard-swish activations (see test/ocr-int8.test.ts); 'mse' reads like fp32 best there and does no worse elsewhere.
 const CALIB_METHOD = 'mse';
+// The calibration-cost line times calibrate() as a user calls it: default options, so method 'entropy'.
+const CALIB_TIMING_METHOD = 'entropy';
 const CALIB_SAMPLES = { mnist: 100, det: 4, rec: 24, cls: 24, resnet50: 8 };
 
 const VARIANTS = [
@@ -297,7 +305,58 @@ const VARIANTS = [
       };
     },
   },
+  {
+    // onnxruntime's int8 path on int8rt's QDQ export of the same plan (lib/qdq): uint8 activations (what its x86
+    // kernels take) and layout 'onnxruntime' (Conv outputs before a residual Add quantized too, so that it fuses every
+    // Conv into QLinearConv). Made once per model from a calibration of every tensor (tensors: 'all').
+    key: 'ort-int8',
+    label: 'ort int8 (int8rt QDQ)',
+    prepare: (ctx) => ctx.qdqExport(),
+    async open(model, threads, input, ctx) {
+      const ort = require('onnxruntime-node');
+      const session = await ort.InferenceSession.create(await ctx.qdqExport(), {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        logSeverityLevel: 3,
+      });
+      const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.dims) };
+      const out = session.outputNames[0];
+      return {
+        run: () => session.run(feeds),
+        firstOutput: async () => (await session.run(feeds))[out].data.slice(),
+        close: () => session.release(),
+      };
+    },
+  },
 ];
+
+/** The QDQ export of the ort int8 column: calibrated as calibrationOnce does, every tensor observed; made once. */
+function qdqExportOnce(model, modelBytes, opts) {
+  let pending;
+  return () => {
+    if (!pending) {
+      pending = (async () => {
+        const { calibrate, Engine, Tensor } = loadInt8rt();
+        const inputs = await model.calibrationInputs(model.dims, CALIB_SAMPLES[model.key]);
+        const name = await inputName(modelBytes);
+        const calibration = await calibrate(
+          modelBytes,
+          inputs.map((x) => ({ [name]: new Tensor('float32', x.data, x.dims) })),
+          { method: CALIB_METHOD, intraOpThreads: Math.max(...opts.threads), tensors: 'all' },
+        );
+        const engine = await Engine.create(modelBytes, { precision: 'int8', calibration, intraOpThreads: 1 });
+        try {
+          return await engine.exportQDQ({ activationType: 'uint8', layout: 'onnxruntime' });
+        } finally {
+          engine.release();
+        }
+      })();
+    }
+    return pending;
+  };
+}
 
 /**
  * Calibrates `model` once with CALIB_SAMPLES[key] of its calibration inputs; later calls return the same promise.
@@ -342,6 +401,7 @@ const RATIOS = [
   { key: 'int8rt/ort fp32', num: 'int8rt-fp32', den: 'ort-fp32' },
   { key: 'int8/ort fp32', num: 'int8rt-int8', den: 'ort-fp32' },
   { key: 'int8/fp32', num: 'int8rt-int8', den: 'int8rt-fp32' },
+  { key: 'int8/ort int8', num: 'int8rt-int8', den: 'ort-int8' },
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -354,9 +414,10 @@ function usage() {
     '  --threads  intra-op thread counts, comma-separated (default: 1,2)',
     '  --quick    few samples per benchmark: a smoke run, not numbers to quote',
     '  --json     also write the results (machine, options, every sample statistic) to FILE',
-    `  --calib-model KEY    the model of the calibration-cost line (default rec; one of ${MODELS.map((m) => m.key).join(', ')})`,
-    '  --calib-samples N    samples of that line (default 200; 20 with --quick)',
-    '  --no-calib-timing    leave out the calibration-cost line',
+    `  --calib-model LIST   the models of the calibration-cost lines, comma-separated (default rec; from ${MODELS.map((m) => m.key).join(', ')})`,
+    '  --calib-samples N    samples of those lines (default 200; 20 with --quick)',
+    '  --calib-only         only the calibration-cost lines (no latency table, no memory)',
+    '  --no-calib-timing    leave out the calibration-cost lines',
     '  --no-memory          leave out the engine-memory lines',
   ].join('\n');
 }
@@ -367,9 +428,10 @@ function parseArgs(argv) {
     threads: [1, 2],
     quick: false,
     json: null,
-    calibModel: 'rec',
+    calibModels: ['rec'],
     calibSamples: null,
     calibTiming: true,
+    calibOnly: false,
     memory: true,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -407,11 +469,16 @@ function parseArgs(argv) {
         opts.json = next();
         break;
       case '--calib-model': {
-        const key = next();
-        if (!MODELS.some((m) => m.key === key)) throw new Error(`unknown model ${key}; use ${MODELS.map((m) => m.key).join(', ')}`);
-        opts.calibModel = key;
+        const keys = next().split(',').map((s) => s.trim()).filter(Boolean);
+        const unknown = keys.filter((k) => !MODELS.some((m) => m.key === k));
+        if (!keys.length || unknown.length)
+          throw new Error(`unknown model(s) ${unknown.join(', ')}; use ${MODELS.map((m) => m.key).join(', ')}`);
+        opts.calibModels = keys;
         break;
       }
+      case '--calib-only':
+        opts.calibOnly = true;
+        break;
       case '--calib-samples': {
         const n = Number(next());
         if (!Number.isInteger(n) || n < 1 || n > 100000) throw new Error('--calib-samples takes a positive integer');
@@ -581,15 +648,23 @@ async function benchCase(model, modelBytes, input, reference, threads, opts, log
 // Int8 extras: the cost of calibrating, and engine memory.
 
 /**
- * Times calibrate() over `n` calibration inputs of `model` against `n` sequential fp32 runs of the same inputs on a
- * warm fp32 engine (both at `threads` intra-op threads). Calibration runs the float model with an observer on every
- * float tensor (histograms), so its cost per sample is a small multiple of a run.
+ * Times calibrate() (default options: method entropy) over `n` calibration inputs of `model` against `n` sequential
+ * fp32 runs of the same inputs on a warm fp32 engine, at each of `threadCounts` intra-op threads. calibrate() is
+ * timed whole, as a user waits for it: loading the model, building its engines, the runs with their observer (two
+ * samples in flight), and the ranges at the end.
  */
-async function calibrationTiming(model, n, threads, log) {
-  const { calibrate, Engine, Tensor } = loadInt8rt();
+async function calibrationTiming(model, n, threadCounts, log) {
   const bytes = model.load();
   const inputs = await model.calibrationInputs(model.dims, n);
   const name = await inputName(bytes);
+  const rows = [];
+  for (const threads of threadCounts) rows.push(await calibrationTimingAt(model, bytes, name, inputs, threads, log));
+  return rows;
+}
+
+async function calibrationTimingAt(model, bytes, name, inputs, threads, log) {
+  const { calibrate, Engine, Tensor } = loadInt8rt();
+  const n = inputs.length;
   const feeds = () => inputs.map((x) => ({ [name]: new Tensor('float32', x.data, x.dims) }));
 
   const engine = await Engine.create(bytes, { intraOpThreads: threads });
@@ -604,15 +679,17 @@ async function calibrationTiming(model, n, threads, log) {
     engine.release();
   }
   const t1 = performance.now();
-  await calibrate(bytes, feeds(), { method: CALIB_METHOD, intraOpThreads: threads });
+  await calibrate(bytes, feeds(), { method: CALIB_TIMING_METHOD, intraOpThreads: threads });
   const calibrateMs = performance.now() - t1;
-  log(`calibration cost: ${model.key}, ${n} samples: calibrate ${calibrateMs.toFixed(0)} ms, fp32 runs ${fp32Ms.toFixed(0)} ms`);
-  return { model: model.key, label: model.label, samples: n, threads, method: CALIB_METHOD, calibrateMs, fp32Ms };
+  log(`calibration cost: ${model.key}, ${n} samples, ${threads} thread(s): calibrate ${calibrateMs.toFixed(0)} ms, ` +
+    `fp32 runs ${fp32Ms.toFixed(0)} ms`);
+  return { model: model.key, label: model.label, samples: n, threads, method: CALIB_TIMING_METHOD, calibrateMs, fp32Ms };
 }
 
 /**
- * Engine memory of one model, fp32 and int8, each measured in a fresh process (memoryProbe): resident set growth
- * once the engine is built and once it has run (activations included). The int8 engine uses `calibration`.
+ * Engine memory of one model, fp32, fp16 and int8, each measured in a fresh process (memoryProbe): the weights the
+ * engine holds (engine.memory(): exact, independent of the allocator), and the resident set growth once the engine is
+ * built and once it has run (activations included). The int8 engine uses `calibration`.
  */
 async function memoryRows(model, bytes, calibration, log) {
   const { spawnSync } = require('child_process');
@@ -626,7 +703,7 @@ async function memoryRows(model, bytes, calibration, log) {
     const calibFile = path.join(dir, 'calibration.json');
     fs.writeFileSync(calibFile, JSON.stringify(calibration.toJSON()));
     const row = { model: model.key, label: model.label, fileBytes: fs.statSync(file).size };
-    for (const precision of ['fp32', 'int8']) {
+    for (const precision of MEMORY_PRECISIONS) {
       const spec = { model: file, dims: model.dims, precision, calibration: precision === 'int8' ? calibFile : null };
       const r = spawnSync(process.execPath, ['--expose-gc', __filename, '--memory-probe', JSON.stringify(spec)], {
         encoding: 'utf8',
@@ -637,14 +714,19 @@ async function memoryRows(model, bytes, calibration, log) {
       row[precision] = JSON.parse(last);
     }
     const mb = (x) => (x / 2 ** 20).toFixed(1);
-    log(`  ${model.key.padEnd(8)} engine memory after build: fp32 ${mb(row.fp32.builtBytes)} MiB, int8 ${mb(row.int8.builtBytes)} MiB`);
+    log(`  ${model.key.padEnd(8)} engine weights: ` +
+      MEMORY_PRECISIONS.map((p) => `${p} ${mb(row[p].weights)} MiB`).join(', ') +
+      `; RSS after build: fp32 ${mb(row.fp32.builtBytes)} MiB, int8 ${mb(row.int8.builtBytes)} MiB`);
     return row;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Child side of memoryRows: builds one engine, runs it once on zeros, prints the RSS growth as one JSON line. */
+/**
+ * Child side of memoryRows: builds one engine, runs it once on zeros, prints its weight bytes (engine.memory()) and
+ * the RSS growth as one JSON line.
+ */
 async function memoryProbe(specJson) {
   const spec = JSON.parse(specJson);
   const { Calibration, Engine, Tensor, buildInfo } = loadInt8rt();
@@ -663,13 +745,19 @@ async function memoryProbe(specJson) {
   const m0 = await settle();
   const engine = await Engine.create(spec.model, {
     intraOpThreads: 1,
-    ...(spec.precision === 'int8' ? { precision: 'int8', calibration } : {}),
+    precision: spec.precision,
+    ...(spec.precision === 'int8' ? { calibration } : {}),
   });
   const m1 = await settle();
+  const weights = engine.memory();
   await engine.run({ [engine.inputs[0].name]: Tensor.zeros('float32', spec.dims) });
   const m2 = await settle();
   console.log(JSON.stringify({
     precision: spec.precision,
+    weights: weights.weights,
+    constants: weights.constants,
+    packed: weights.packed,
+    released: weights.released,
     builtBytes: m1.rss - m0.rss,
     ranBytes: m2.rss - m0.rss,
     externalBytes: m1.external - m0.external,
@@ -761,7 +849,7 @@ function printTable(rows, skipped, otherNotes, machine, opts) {
 }
 
 /** The int8 figures below the table: MAC coverage, calibration cost, engine memory. */
-function printInt8Extras(rows, cost, memory, memoryErrors) {
+function printInt8Extras(rows, costs, memory, memoryErrors) {
   const out = [''];
   const shares = [];
   for (const row of rows)
@@ -770,25 +858,33 @@ function printInt8Extras(rows, cost, memory, memoryErrors) {
   out.push(`int8 column: calibrated once per model (method '${CALIB_METHOD}'; inputs: ` +
     `${Object.entries(CALIB_SAMPLES).map(([k, n]) => `${k} ${n}`).join(', ')}); share of MACs in int8: ` +
     `${shares.length ? shares.join(', ') : 'n/a'}`);
-  if (cost) {
+  for (const cost of costs) {
     if (cost.error) out.push(`calibration cost (${cost.model}): failed, ${cost.error}`);
     else
-      out.push(`calibration cost, ${cost.label}, ${cost.samples} samples, ${cost.threads} thread(s): calibrate() ` +
-        `${(cost.calibrateMs / 1e3).toFixed(2)} s (${(cost.calibrateMs / cost.samples).toFixed(1)} ms/sample) vs ` +
+      out.push(`calibration cost (${cost.method}), ${cost.label}, ${cost.samples} samples, ${cost.threads} thread(s): ` +
+        `calibrate() ${(cost.calibrateMs / 1e3).toFixed(2)} s (${(cost.calibrateMs / cost.samples).toFixed(1)} ms/sample) vs ` +
         `${cost.samples} fp32 runs ${(cost.fp32Ms / 1e3).toFixed(2)} s (${(cost.fp32Ms / cost.samples).toFixed(1)} ms/run): ` +
         `${(cost.calibrateMs / cost.fp32Ms).toFixed(2)}x`);
   }
   if (memory.length || memoryErrors.length) {
     out.push('');
-    out.push('engine memory: resident set growth of a fresh process (1 thread) that builds one engine, then runs it once');
-    const mb = (x) => (x / 2 ** 20).toFixed(1);
-    const headers = ['model', 'file MiB', 'fp32 built', 'int8 built', 'int8/fp32', 'fp32 after run', 'int8 after run'];
+    out.push('engine memory (MiB): weights = what the engine holds for the model\'s weights (engine.memory(): constants it ' +
+      'still reads + packed/quantized weights); RSS = resident set growth of a fresh process (1 thread) that builds one ' +
+      'engine, then runs it once');
+    const mb = (x) => (x < 2 ** 20 ? (x / 2 ** 20).toFixed(3) : (x / 2 ** 20).toFixed(1));
+    const ratio = (a, b) => (b > 0 ? `${(a / b).toFixed(2)}x` : '');
+    const headers = ['model', 'file', 'fp32 weights', 'fp16 weights', 'int8 weights', 'fp16/fp32', 'int8/fp32',
+      'fp32 RSS built', 'int8 RSS built', 'fp32 RSS run', 'int8 RSS run'];
     const body = memory.map((m) => [
       m.label,
-      m.fileBytes < 2 ** 20 ? (m.fileBytes / 2 ** 20).toFixed(2) : mb(m.fileBytes),
+      mb(m.fileBytes),
+      mb(m.fp32.weights),
+      mb(m.fp16.weights),
+      mb(m.int8.weights),
+      ratio(m.fp16.weights, m.fp32.weights),
+      ratio(m.int8.weights, m.fp32.weights),
       mb(m.fp32.builtBytes),
       mb(m.int8.builtBytes),
-      m.fp32.builtBytes > 0 ? `${(m.int8.builtBytes / m.fp32.builtBytes).toFixed(2)}x` : '',
       mb(m.fp32.ranBytes),
       mb(m.int8.ranBytes),
     ]);
@@ -832,7 +928,7 @@ async function main() {
   const referenceErrors = [];
   const memory = [];
   const memoryErrors = [];
-  for (const key of opts.models) {
+  for (const key of opts.calibOnly ? [] : opts.models) {
     const model = MODELS.find((m) => m.key === key);
     let bytes;
     try {
@@ -853,7 +949,7 @@ async function main() {
     } catch (e) {
       referenceErrors.push(`${model.label}: no reference output for the diff column (${errorText(e)})`);
     }
-    const ctx = { calibration: calibrationOnce(model, bytes, opts, log) };
+    const ctx = { calibration: calibrationOnce(model, bytes, opts, log), qdqExport: qdqExportOnce(model, bytes, opts) };
     for (const threads of opts.threads) rows.push(await benchCase(model, bytes, input, reference, threads, opts, log, ctx));
     if (opts.memory) {
       try {
@@ -863,15 +959,17 @@ async function main() {
       }
     }
   }
-  printTable(rows, skipped, referenceErrors, machine, opts);
-  let calibrationCost = null;
-  if (opts.calibTiming) {
-    const model = MODELS.find((m) => m.key === opts.calibModel);
+  if (!opts.calibOnly) printTable(rows, skipped, referenceErrors, machine, opts);
+  const calibrationCost = [];
+  if (opts.calibTiming || opts.calibOnly) {
     const n = opts.calibSamples || (opts.quick ? 20 : 200);
-    try {
-      calibrationCost = await calibrationTiming(model, n, Math.max(...opts.threads), log);
-    } catch (e) {
-      calibrationCost = { model: model.key, error: errorText(e) };
+    for (const key of opts.calibModels) {
+      const model = MODELS.find((m) => m.key === key);
+      try {
+        calibrationCost.push(...(await calibrationTiming(model, n, opts.threads, log)));
+      } catch (e) {
+        calibrationCost.push({ model: model.key, error: errorText(e) });
+      }
     }
   }
   printInt8Extras(rows, calibrationCost, memory, memoryErrors);

@@ -1,6 +1,9 @@
 import { asInt8rtError, Int8rtError } from './errors';
 import { native, type EngineHandle, type NativeReportRow, type NativeTensor } from './native';
 import { loadModel } from './onnx/load';
+import { buildProfile, checkProfileOptions, type Profile, type ProfileOptions, type ProfilingHandle } from './profile';
+import { foldedConstantsModel, tensorDescOf, writeQDQ, type ExportQDQOptions } from './qdq/write';
+import type { TensorDesc } from './onnx/types';
 import { Tensor, type DataType } from './tensor';
 
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'int8-dynamic';
@@ -34,6 +37,21 @@ export interface ValueInfo {
   readonly dims: readonly (number | string)[] | null;
 }
 
+/**
+ * Bytes the engine holds for the model's weights, fixed at build (activations are not included: they are allocated
+ * per run and depend on the input shapes).
+ */
+export interface EngineMemory {
+  /** constants + packed: everything held for the weights. */
+  weights: number;
+  /** Constant tensors kept because some kernel reads them at run time (biases, depthwise weights, shape tensors). */
+  constants: number;
+  /** Weights the kernels hold in their own form: packed float/half panels, int8 weights, per-channel scales, biases. */
+  packed: number;
+  /** Constant bytes freed after build because no kernel reads them any more (not part of `weights`). */
+  released: number;
+}
+
 /** What became of one ONNX node: where it runs, in which precision, with which kernel. */
 export interface ReportRow {
   node: string;
@@ -46,8 +64,15 @@ export interface ReportRow {
   note?: string;
   /** Why the node is not int8, when int8 was asked for. */
   reason?: string;
-  /** A QuantizeLinear/DequantizeLinear that int8rt inserted between float and int8 nodes (not an ONNX node). */
+  /**
+   * A QuantizeLinear/DequantizeLinear that int8rt inserted between float and int8 nodes (not an ONNX node), or one of
+   * a pre-quantized model's own that int8rt could not fold into an int8 node (it runs as the float operator it is;
+   * `reason` says why).
+   */
   boundary?: boolean;
+  /** On a node that runs in int8 with int8rt's calibrated scales: the scale of every int8 tensor it reads or writes
+   * (constants it quantized included), by ONNX tensor name. */
+  int8Scales?: Record<string, number>;
 }
 
 function checkOptions(options: EngineOptions): void {
@@ -77,6 +102,9 @@ export class Engine {
   #handle: EngineHandle;
   #released = false;
   #coverageChecked = true;
+  #qdqSource?: { model: string | Uint8Array; ranges: ReadonlyMap<string, number> };
+  #precision: Precision = 'fp32';
+  #model?: string;
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
 
@@ -106,6 +134,9 @@ export class Engine {
         nodePrecision: options.nodePrecision,
       });
       const engine = new Engine(handle);
+      if (options.precision === 'int8' && cal) engine.#qdqSource = { model, ranges: cal.ranges };
+      engine.#precision = options.precision ?? 'fp32';
+      if (typeof model === 'string') engine.#model = model;
       if (options.precision === 'int8' || options.precision === 'int8-dynamic') await engine.#checkInt8Coverage();
       return engine;
     } catch (e) {
@@ -156,6 +187,15 @@ export class Engine {
     return this.#live().macs();
   }
 
+  /**
+   * Bytes of weights this engine holds, counted natively (no sampling, no process RSS): `weights` = `constants` +
+   * `packed`. Constants a kernel packed or quantized at build are freed then, so an fp32 engine holds its weights
+   * once, an fp16 engine about half of that and an int8 engine about a quarter.
+   */
+  memory(): EngineMemory {
+    return this.#live().memory();
+  }
+
   // An int8 engine that runs less than 90% of its MACs in int8 says so once, in one line. With fixed input shapes
   // the count comes from one run on zeros at build; with symbolic shapes, from the first run.
   async #checkInt8Coverage(): Promise<void> {
@@ -183,6 +223,68 @@ export class Engine {
         `int8rt: only ${((100 * int8) / total).toFixed(1)}% of this model's MACs run in int8 ` +
           `(${(int8 / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MMAC; ${fp.toFixed(1)} MMAC in fp32): see engine.report() for the reasons`,
       );
+    }
+  }
+
+  /**
+   * Times every operator over `iterations` runs (default 50) after `warmup` untimed ones (default 5), on a worker
+   * thread. One row per executed step, keyed by ONNX node name (a fused group lists all its nodes; int8 boundaries
+   * are rows of their own): calls, total/mean/median/p90 ms, share, MACs and GMAC/s, shapes. Ordinary runs are not
+   * timed: the per-step clock reads happen only inside profile().
+   */
+  async profile(feeds: Record<string, Tensor>, options: ProfileOptions = {}): Promise<Profile> {
+    const handle = this.#live();
+    const { iterations, warmup } = checkProfileOptions(options);
+    if (feeds === null || typeof feeds !== 'object')
+      throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', 'profile() takes an object that maps input names to Tensors');
+    const names = Object.keys(feeds);
+    for (const name of names)
+      if (!(feeds[name] instanceof Tensor))
+        throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `input '${name}' must be an int8rt Tensor`);
+    const tensors = names.map((n) => feeds[n] as unknown as NativeTensor);
+    try {
+      const raw = await (handle as unknown as ProfilingHandle).profile(names, tensors, { iterations, warmup });
+      return buildProfile(raw, this.report(), {
+        model: this.#model,
+        precision: this.#precision,
+        intraOpThreads: handle.info().intraOpThreads,
+        iterations,
+        warmup,
+        inputs: names.map((n) => ({ name: n, dtype: feeds[n].dtype, dims: [...feeds[n].dims] })),
+      });
+    } catch (e) {
+      throw asInt8rtError(e);
+    }
+  }
+
+  /**
+   * This int8 engine's plan as a QDQ ONNX model (lib/qdq/write.ts): int8 weights with per-channel scales, int32
+   * biases, Q/DQ pairs with the calibrated scales on every tensor the engine holds in int8, float nodes unquantized.
+   * Needs an engine built with precision 'int8' (the model is read again from its path or bytes).
+   */
+  async exportQDQ(options: ExportQDQOptions = {}): Promise<Uint8Array> {
+    this.#live();
+    const src = this.#qdqSource;
+    if (!src)
+      throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', "exportQDQ() needs an engine built with precision 'int8' and a calibration");
+    try {
+      const desc = await loadModel(src.model);
+      const report = this.report();
+      // Constants the engine computed at build and the int8 nodes read (weights behind a Reshape, say): evaluated
+      // by a float engine, so that they can be quantized.
+      const folded = new Map<string, TensorDesc>();
+      const sub = foldedConstantsModel(desc, report);
+      if (sub) {
+        const e = await Engine.create(sub, { intraOpThreads: 1 });
+        try {
+          for (const [name, t] of Object.entries(await e.run({}))) folded.set(name, tensorDescOf(name, t));
+        } finally {
+          e.release();
+        }
+      }
+      return writeQDQ(desc, src.ranges, report, options, folded);
+    } catch (e) {
+      throw asInt8rtError(e);
     }
   }
 

@@ -24,6 +24,7 @@ export interface NativeReportRow {
   note?: string;
   reason?: string;
   boundary?: boolean;
+  int8Scales?: Record<string, number>;
 }
 export interface EngineHandle {
   run(names: string[], tensors: NativeTensor[]): Promise<Record<string, NativeTensor>>;
@@ -32,6 +33,7 @@ export interface EngineHandle {
   report(): NativeReportRow[];
   info(): { intraOpThreads: number };
   macs(): { total: number; int8: number };
+  memory(): { weights: number; constants: number; packed: number; released: number };
   release(): void;
 }
 export interface BuildInfo {
@@ -50,6 +52,8 @@ export interface NativeAddon {
     options: {
       intraOpThreads?: number;
       fuseEpilogues?: boolean;
+      /** Tests only: false keeps every constant after build (to compare outputs with and without the release). */
+      releaseConstants?: boolean;
       precision?: string;
       ranges?: Record<string, number>;
       nodePrecision?: Record<string, string>;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "addon/calibrate.h"
+#include "addon/profile.h"
 #include "addon/convert.h"
 #include "core/cpu_features.h"
 #include "core/engine.h"
@@ -117,7 +118,9 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
                         InstanceMethod("outputs", &EngineHandle::Outputs),
                         InstanceMethod("report", &EngineHandle::Report),
                         InstanceMethod("release", &EngineHandle::Release),
-                        InstanceMethod("info", &EngineHandle::Info), InstanceMethod("macs", &EngineHandle::Macs)});
+                        InstanceMethod("info", &EngineHandle::Info), InstanceMethod("macs", &EngineHandle::Macs),
+                        InstanceMethod("memory", &EngineHandle::Memory),
+                        InstanceMethod("profile", &EngineHandle::Profile)});
   }
   EngineHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineHandle>(info) {}
   void attach(std::shared_ptr<Engine> e) { engine_ = std::move(e); }
@@ -180,6 +183,11 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
       if (!rows[i].note.empty()) o.Set("note", rows[i].note);
       if (!rows[i].reason.empty()) o.Set("reason", rows[i].reason);
       if (rows[i].boundary) o.Set("boundary", true);
+      if (!rows[i].int8_scales.empty()) {
+        Napi::Object sc = Napi::Object::New(env);
+        for (const auto& kv : rows[i].int8_scales) sc.Set(kv.first, double(kv.second));
+        o.Set("int8Scales", sc);
+      }
       a.Set(uint32_t(i), o);
     }
     return a;
@@ -199,6 +207,23 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("total", total);
     o.Set("int8", int8);
+    return o;
+  }
+
+  // profile(names, tensors, { iterations, warmup }): see addon/profile.h.
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    live(info.Env());
+    return profile_engine(info, engine_);
+  }
+
+  // memory() -> { weights, constants, packed, released }: bytes, fixed at build (EngineMemory).
+  Napi::Value Memory(const Napi::CallbackInfo& info) {
+    const EngineMemory& m = live(info.Env())->memory();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("weights", double(m.weights()));
+    o.Set("constants", double(m.constants));
+    o.Set("packed", double(m.packed));
+    o.Set("released", double(m.released));
     return o;
   }
 
@@ -239,6 +264,8 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
     Napi::Value t = o.Get("intraOpThreads");
     if (t.IsNumber()) opts.intra_op_threads = t.As<Napi::Number>().Int32Value();
     if (o.Get("fuseEpilogues").IsBoolean()) opts.fuse_epilogues = o.Get("fuseEpilogues").As<Napi::Boolean>().Value();
+    if (o.Get("releaseConstants").IsBoolean())  // tests only: false keeps every constant (EngineOptions)
+      opts.release_constants = o.Get("releaseConstants").As<Napi::Boolean>().Value();
     Napi::Value p = o.Get("precision");
     if (p.IsString()) {
       std::string ps = p.As<Napi::String>().Utf8Value();

@@ -1,8 +1,12 @@
 #include "core/engine.h"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -10,6 +14,7 @@
 #include <thread>
 
 #include "core/passes.h"
+#include "quant/qdq_import.h"
 
 namespace int8rt {
 
@@ -20,6 +25,15 @@ size_t max_allocation_bytes() {
     return size_t(pages) * size_t(page);
   }();
   return limit;
+}
+
+// glibc keeps freed heap memory mapped (the mmap threshold grows to the size of the largest block freed, so weight
+// buffers of a few MB end up on the heap); after a build has freed the float weights it packed, that can be most of
+// the model. malloc_trim hands the free pages back. Elsewhere the allocator decides by itself.
+static void return_free_memory_to_system() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 static std::string node_label(const NodeDef& n, size_t index) {
@@ -42,7 +56,7 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
       if (n.domain.empty()) return Status(ErrorCode::kModel, "the model imports no opset for the default ONNX domain");
     opset = 21;  // no default-domain node: the number is never consulted
   }
-  if (opset < 7 || opset > 22)
+  if (opset < 7 || opset > (qdq_only_model(model) ? kQdqOnlyMaxOpset : 22))
     return Status(ErrorCode::kOpset,
                   "the model uses ONNX opset " + std::to_string(opset) + "; int8rt supports opsets 7 to 22");
 
@@ -123,7 +137,9 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
                                                      "' to int8, which needs precision 'int8' and a calibration");
   }
 
-  // Passes.
+  // Passes. Models quantized elsewhere first: their QDQ patterns become int8 nodes (quant/qdq_import.h).
+  QdqImport qdq;
+  INT8RT_RETURN_IF_ERROR(import_qdq(g, &qdq));
   INT8RT_RETURN_IF_ERROR(fold_constants(g));
   INT8RT_RETURN_IF_ERROR(fold_batchnorm(g));
   INT8RT_RETURN_IF_ERROR(fold_conv_bias_add(g));
@@ -134,6 +150,7 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     INT8RT_RETURN_IF_ERROR(plan_dynamic_int8(g, options.quant, &decisions));
   else if (int8)
     INT8RT_RETURN_IF_ERROR(quantize_graph(g, options.quant, &decisions));
+  for (const auto& kv : qdq.decisions) decisions[kv.first] = kv.second;
 
   // Value ids.
   std::map<std::string, int> ids;
@@ -194,10 +211,14 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
   }
   for (const auto& o : e.outputs_) e.output_ids_.push_back(id_of(o.name));
   e.constants_.resize(e.value_names_.size());
+  e.is_constant_.assign(e.value_names_.size(), false);
   for (size_t id = 0; id < e.value_names_.size(); id++) {
     auto c = g.constants.find(e.value_names_[id]);
-    if (c != g.constants.end()) e.constants_[id] = c->second;
+    if (c == g.constants.end()) continue;
+    e.constants_[id] = c->second;
+    e.is_constant_[id] = true;
   }
+  e.release_unread_constants(options.release_constants);
   // Lifetimes: a value is released after its last reader, unless it is a graph output or a constant.
   std::vector<int> last(e.value_names_.size(), -1);
   for (size_t si = 0; si < e.steps_.size(); si++)
@@ -205,7 +226,7 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
       if (id >= 0) last[id] = int(si);
   std::set<int> keep(e.output_ids_.begin(), e.output_ids_.end());
   for (size_t id = 0; id < last.size(); id++) {
-    if (last[id] < 0 || keep.count(int(id)) || !e.constants_[id].empty()) continue;
+    if (last[id] < 0 || keep.count(int(id)) || e.is_constant_[id]) continue;
     e.steps_[last[id]].release.push_back(int(id));
   }
   // Outputs nobody reads are released right after their step.
@@ -228,6 +249,15 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     if (s != by_name.end()) {
       r.kernel = s->second->kernel_name;
       r.precision = precision_name(s->second->precision);
+      const NodeDef& sn = s->second->node;
+      const std::vector<float> in_s = sn.attr_floats("__in_scales"), out_s = sn.attr_floats("__out_scales");
+      auto onnx_name = [](const std::string& v) {  // the planner's int8 values are '<tensor>::q'
+        return v.size() > 3 && v.compare(v.size() - 3, 3, "::q") == 0 ? v.substr(0, v.size() - 3) : v;
+      };
+      for (size_t i = 0; i < in_s.size() && i < sn.inputs.size(); i++)
+        if (in_s[i] > 0.f && !sn.inputs[i].empty()) r.int8_scales.push_back({onnx_name(sn.inputs[i]), in_s[i]});
+      for (size_t i = 0; i < out_s.size() && i < sn.outputs.size(); i++)
+        if (out_s[i] > 0.f && !sn.outputs[i].empty()) r.int8_scales.push_back({onnx_name(sn.outputs[i]), out_s[i]});
     } else if (f != g.fates.end()) {
       r.fused_into = f->second.fused_into;
       r.note = f->second.note;
@@ -240,6 +270,11 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     }
     auto dec = decisions.find(host_name);
     if (int8 && dec != decisions.end() && r.precision != std::string("int8")) r.reason = dec->second.reason;
+    auto qb = qdq.boundaries.find(n.name);  // a Q/DQ of the model's own that could not be folded
+    if (qb != qdq.boundaries.end() && r.fused_into.empty()) {
+      r.boundary = true;
+      r.reason = qb->second;
+    }
     e.report_.push_back(std::move(r));
   }
   for (const auto& st : e.steps_) {
@@ -258,11 +293,46 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     e.report_.push_back(std::move(r));
   }
 
+  // The build's own references to the model's tensors (initializers, folded constants, Constant nodes' values) go
+  // now, so that the constants released above are actually freed, and the freed pages go back to the system.
+  g.constants.clear();
+  g.nodes.clear();
+  model.initializers.clear();
+  original_nodes.clear();
+  return_free_memory_to_system();
+
   int threads = options.intra_op_threads;
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   e.pool_ = std::make_unique<ThreadPool>(threads);
   *out = std::move(engine);
   return Status::OK();
+}
+
+// Frees the constants whose data no kernel reads at run time and measures what the engine keeps for the weights.
+// A constant stays when any step reads its data (OpKernel::reads_input_data) or when it is a graph output (run()
+// copies it out). A released constant keeps its dtype and dims, which kernels and the MAC count still consult.
+// Constants may share one buffer (views made by constant folding); a buffer is counted once, and is only freed
+// when no kept constant views it.
+void Engine::release_unread_constants(bool release) {
+  std::vector<bool> read(constants_.size(), false);
+  for (const Step& s : steps_)
+    for (size_t j = 0; j < s.inputs.size(); j++)
+      if (s.inputs[j] >= 0 && s.kernel->reads_input_data(j)) read[size_t(s.inputs[j])] = true;
+  for (int id : output_ids_) read[size_t(id)] = true;
+
+  std::map<const Buffer*, size_t> kept, dropped;
+  for (size_t id = 0; id < constants_.size(); id++) {
+    if (!is_constant_[id]) continue;
+    const Tensor& t = constants_[id];
+    const bool keep = read[id] || !release;
+    if (t.buffer()) (keep ? kept : dropped)[t.buffer().get()] = t.buffer()->size();
+    if (!keep) constants_[id] = Tensor(t.dtype(), t.dims(), nullptr);
+  }
+  memory_ = EngineMemory();
+  for (const auto& kv : kept) memory_.constants += kv.second;
+  for (const auto& kv : dropped)
+    if (!kept.count(kv.first)) memory_.released += kv.second;
+  for (const Step& s : steps_) memory_.packed += s.kernel->weight_bytes();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -329,23 +399,32 @@ class RunContext : public OpContext {
   ThreadPool* pool_;
 };
 
+int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Multiply-accumulates of one executed node, from its actual shapes.
 double step_macs(RunContext& ctx) {
   const std::string& op = ctx.node().op_type;
+  // The quantized operators count as their float counterparts (their weights are input 3).
+  const bool qconv = op == "QLinearConv" || op == "ConvInteger";
+  const bool qmatmul = op == "QLinearMatMul" || op == "QGemm" || op == "MatMulInteger";
+  const size_t wi = op == "QLinearConv" || op == "QLinearMatMul" || op == "QGemm" ? 3 : 1;
   const Tensor* x = ctx.input(0);
-  const Tensor* w = ctx.num_inputs() > 1 ? ctx.input(1) : nullptr;
+  const Tensor* w = ctx.num_inputs() > wi ? ctx.input(wi) : nullptr;
   if (!x || !w) return 0;
-  if (op == "Conv" || op == "ConvTranspose") {
+  if (op == "Conv" || op == "ConvTranspose" || qconv) {
     // Every weight element meets every output position once per image: N * W.numel * prod(out spatial) / (C_out
     // for Conv's [C_out, C_in/g, k..] weights; ConvTranspose reads every input position instead).
     const Tensor* y = ctx.output_tensor(0);
     if (!y || y->rank() < 3 || w->rank() < 3) return 0;
     double spatial = 1;
-    const Tensor* ref = op == "Conv" ? y : x;
+    const Tensor* ref = op == "ConvTranspose" ? x : y;
     for (size_t d = 2; d < ref->rank(); d++) spatial *= double(ref->dim(d));
     return double(x->dim(0)) * double(w->numel()) * spatial;
   }
-  if (op == "Gemm" || op == "MatMul") {
+  if (op == "Gemm" || op == "MatMul" || qmatmul) {
     const Tensor* y = ctx.output_tensor(0);
     if (!y || y->rank() < 1) return 0;
     int64_t k = ctx.node().op_type == "Gemm" && ctx.node().attr_int("transA", 0) ? x->dim(0) : x->dims().back();
@@ -373,7 +452,7 @@ Status Engine::check_feed(const ValueInfo& info, const Tensor& t) const {
 }
 
 Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs,
-                   RunObserver* observer) const {
+                   RunObserver* observer, StepProfiler* profiler) const {
   std::vector<Tensor> values(value_names_.size());
   std::vector<bool> fed(inputs_.size(), false);
   for (const auto& f : feeds) {
@@ -411,12 +490,13 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
   Status status;
   double macs_total = 0, macs_int8 = 0;
   for (const Step& s : steps_) {
+    const int64_t step_begin = profiler ? steady_now_ns() : 0;
     std::vector<const Tensor*> ins;
     ins.reserve(s.inputs.size());
     for (int id : s.inputs) {
       if (id < 0) {
         ins.push_back(nullptr);
-      } else if (!constants_[id].empty()) {
+      } else if (is_constant_[id]) {
         ins.push_back(&constants_[id]);
       } else {
         ins.push_back(&values[id]);
@@ -430,8 +510,9 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
     }
     RunContext ctx(s.node, std::move(ins), std::move(outs), std::move(graph_out), arena.get(), pool_.get());
     status = s.kernel->compute(ctx);
+    double m = 0;
     if (status.ok()) {
-      double m = step_macs(ctx);
+      m = step_macs(ctx);
       macs_total += m;
       if (s.precision == Precision::kInt8) macs_int8 += m;
     }
@@ -446,6 +527,13 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
         break;
       }
     if (!status.ok()) break;
+    if (profiler) {
+      const int64_t step_end = steady_now_ns();
+      std::vector<const Tensor*> pin, pout;
+      for (int id : s.inputs) pin.push_back(id < 0 ? nullptr : is_constant_[id] ? &constants_[id] : &values[id]);
+      for (int id : s.outputs) pout.push_back(id < 0 ? nullptr : &values[id]);
+      profiler->on_step(size_t(&s - steps_.data()), step_begin, step_end, m, pin, pout);
+    }
     if (observer)
       for (int id : s.outputs)
         if (id >= 0 && values[id].dtype() == DType::kFloat32) observer->on_value(value_names_[id], values[id]);
@@ -460,8 +548,8 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
   if (status.ok()) {
     outputs->clear();
     for (int id : output_ids_) {
-      const Tensor& v = constants_[id].empty() ? values[id] : constants_[id];
-      if (v.buffer() && v.buffer()->self_owned() && constants_[id].empty() && v.byte_offset() == 0) {
+      const Tensor& v = is_constant_[id] ? constants_[id] : values[id];
+      if (v.buffer() && v.buffer()->self_owned() && !is_constant_[id] && v.byte_offset() == 0) {
         outputs->push_back(v);
         continue;
       }
@@ -479,6 +567,12 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
     idle_arenas_.push_back(std::move(arena));
   }
   return status;
+}
+
+std::vector<StepSummary> Engine::step_summaries() const {
+  std::vector<StepSummary> out;
+  for (const Step& s : steps_) out.push_back({s.node.name, s.node.op_type, s.kernel_name, s.precision});
+  return out;
 }
 
 }  // namespace int8rt

@@ -2,6 +2,7 @@
 // BatchNormalization folding, Conv+Add+activation fusion), creates one kernel per node and computes value lifetimes.
 // run() is thread-safe: any number of runs may be in flight on one engine, each with its own activation arena.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,18 @@ struct EngineOptions {
   // obeyed).
   bool dynamic_int8 = false;
   QuantizeOptions quant;
+  // Free, after build, every constant whose data no kernel reads at run time (weights the kernels packed or
+  // quantized, biases they folded): OpKernel::reads_input_data. Off only to compare against (tests).
+  bool release_constants = true;
+};
+
+// What an engine holds for the model's weights, in bytes (Engine::memory()). Activations are not included: they live
+// in per-run arenas and depend on the input shapes.
+struct EngineMemory {
+  size_t constants = 0;  // constant tensors kept for kernels that read them at run time (each buffer counted once)
+  size_t packed = 0;     // weights the kernels hold in their own form (OpKernel::weight_bytes)
+  size_t released = 0;   // constant bytes freed after build because no kernel reads them (not part of weights())
+  size_t weights() const { return constants + packed; }
 };
 
 // Sees every float32 value a run produces (graph inputs first, then each node's outputs), on the run's thread.
@@ -40,13 +53,35 @@ class RunObserver {
   virtual void on_value(const std::string& name, const Tensor& value) = 0;
 };
 
+// Times each executed step when passed to Engine::run (engine profiling: addon/profile.cc). Normal runs pass none and
+// pay one null check per step. Called on the run's thread right after a step has computed; begin/end are
+// steady_clock nanoseconds around the step (context set-up, kernel, output checks); inputs/outputs are the step's
+// values (null where absent), valid during the call only. Step indices are those of step_summaries().
+class StepProfiler {
+ public:
+  virtual ~StepProfiler() = default;
+  virtual void on_step(size_t step, int64_t begin_ns, int64_t end_ns, double macs,
+                       const std::vector<const Tensor*>& inputs, const std::vector<const Tensor*>& outputs) = 0;
+};
+
+// What one executed step is: its node (an ONNX node, the host of a fused group, or a boundary Q/DQ the int8 planner
+// inserted), op, kernel and precision.
+struct StepSummary {
+  std::string name, op_type, kernel;
+  Precision precision = Precision::kFp32;
+};
+
 // One row per ONNX node of the original model.
 struct NodeReport {
   std::string name, op_type, precision, device, kernel;
   std::string fused_into;  // the executed node this one was fused into ("" if it runs itself)
   std::string note;        // e.g. "folded to a constant at build", "fused into Conv 'x'"
   std::string reason;      // why it is not int8 when int8 was asked for
-  bool boundary = false;   // a QuantizeLinear/DequantizeLinear the planner inserted (not an ONNX node)
+  bool boundary = false;   // a QuantizeLinear/DequantizeLinear the planner inserted (not an ONNX node), or one of a
+                           // pre-quantized model's own that could not be folded (quant/qdq_import.h; `reason` says why)
+  // On a node that runs in int8 with the planner's scales (quant/qnode.h): the scale of each int8 tensor it reads or
+  // writes, by ONNX tensor name (constants it quantized included). The QDQ export (lib/qdq) writes these scales.
+  std::vector<std::pair<std::string, float>> int8_scales;
 };
 
 class Engine {
@@ -65,9 +100,14 @@ class Engine {
     *int8 = macs_int8_;
   }
 
+  // Bytes of weights the engine holds, fixed at build.
+  const EngineMemory& memory() const { return memory_; }
+
   // Feeds are matched by name; outputs come back in the order of outputs(), each owning its memory.
   Status run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs,
-             RunObserver* observer = nullptr) const;
+             RunObserver* observer = nullptr, StepProfiler* profiler = nullptr) const;
+  // The executed steps in run order (what a StepProfiler's step index refers to).
+  std::vector<StepSummary> step_summaries() const;
 
  private:
   friend class GraphBuilder;
@@ -81,10 +121,15 @@ class Engine {
     Precision precision = Precision::kFp32;
   };
   Status check_feed(const ValueInfo& info, const Tensor& t) const;
+  void release_unread_constants(bool release);
 
   std::vector<ValueInfo> inputs_, outputs_;
   std::vector<std::string> value_names_;
-  std::vector<Tensor> constants_;       // by value id; empty when not constant
+  // By value id: the constant's tensor, or for a released constant (EngineOptions::release_constants) its dtype and
+  // dims without data; empty when the value is not a constant. is_constant_ tells the two cases apart.
+  std::vector<Tensor> constants_;
+  std::vector<bool> is_constant_;
+  EngineMemory memory_;
   std::vector<int> input_ids_, output_ids_;
   std::vector<Step> steps_;
   std::vector<NodeReport> report_;
