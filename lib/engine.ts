@@ -218,10 +218,11 @@ export class Engine {
     this.#coverageChecked = true;
     const { total, int8 } = this.#handle.macs();
     if (total > 0 && int8 < 0.9 * total) {
-      const fp = (total - int8) / 1e6;
+      // Millions for real models, plain counts for the tiny ones (where 0.0 MMAC would say nothing).
+      const fmt = (n: number) => (total >= 1e5 ? `${(n / 1e6).toFixed(1)} MMAC` : `${n} MACs`);
       console.warn(
         `int8rt: only ${((100 * int8) / total).toFixed(1)}% of this model's MACs run in int8 ` +
-          `(${(int8 / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MMAC; ${fp.toFixed(1)} MMAC in fp32): see engine.report() for the reasons`,
+          `(${fmt(int8)} of ${fmt(total)}; ${fmt(total - int8)} in fp32): see engine.report() for the reasons`,
       );
     }
   }

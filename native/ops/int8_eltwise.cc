@@ -260,7 +260,7 @@ Status table_params(const NodeDef& node, eltwise::UnaryOp* op, eltwise::UnaryPar
 
 Status make_table_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
   const NodeDef& node = info.node();
-  eltwise::UnaryOp op;
+  eltwise::UnaryOp op = eltwise::UnaryOp::kRelu;  // set by table_params on success
   eltwise::UnaryParams p;
   INT8RT_RETURN_IF_ERROR(table_params(node, &op, &p));
   float s_x, s_y;

@@ -21,7 +21,7 @@ struct DotVnniVex {
 
 const Kernels kAvxVnni = {
     "qgemm_s8_avxvnni_6x16", kAvxVnniId, 6, 4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted, block<6, DotVnniVex>,
-    gemv<6, DotVnniVex>,
+    gemv<6, DotVnniVex>,        /*widen_a=*/nullptr,
 };
 
 }  // namespace

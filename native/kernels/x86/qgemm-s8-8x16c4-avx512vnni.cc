@@ -26,11 +26,11 @@ struct DotVnniEvex {
 
 const Kernels kAvx512Vnni = {
     "qgemm_s8_avx512vnni_8x16", kAvx512VnniId, 8, 4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted,
-    block<8, DotVnniEvex>,      gemv<8, DotVnniEvex>,
+    block<8, DotVnniEvex>,      gemv<8, DotVnniEvex>, /*widen_a=*/nullptr,
 };
 const Kernels kAvx512Vnni6x16 = {
     "qgemm_s8_avx512vnni_6x16", kAvx512Vnni6x16Id, 6, 4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted,
-    block<6, DotVnniEvex>,      gemv<6, DotVnniEvex>,
+    block<6, DotVnniEvex>,      gemv<6, DotVnniEvex>, /*widen_a=*/nullptr,
 };
 
 }  // namespace
