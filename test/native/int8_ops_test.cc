@@ -34,24 +34,7 @@ using testing::values_of;
 // Creates the int8 kernel for `node` and runs it (as testing::run_op does for float kernels).
 Status run_s8(const NodeDef& node, int opset, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
               const std::vector<bool>& constant = {}, int threads = 2) {
-  std::string why;
-  const KernelDef* def =
-      kernel_registry().find(node.op_type, node.domain, opset, Device::kCpu, Precision::kInt8, &why);
-  if (!def) return Status(ErrorCode::kUnsupportedOp, why);
-  std::vector<const Tensor*> consts(node.inputs.size(), nullptr), ins(node.inputs.size(), nullptr);
-  for (size_t i = 0; i < inputs.size() && i < node.inputs.size(); i++) {
-    if (node.inputs[i].empty()) continue;
-    ins[i] = &inputs[i];
-    if (i < constant.size() && constant[i]) consts[i] = &inputs[i];
-  }
-  KernelInfo info(node, opset, consts);
-  std::unique_ptr<OpKernel> kernel;
-  INT8RT_RETURN_IF_ERROR(def->factory(info, &kernel));
-  ThreadPool pool(threads);
-  SimpleOpContext ctx(node, ins, &pool);
-  INT8RT_RETURN_IF_ERROR(kernel->compute(ctx));
-  *outputs = ctx.outputs();
-  return Status::OK();
+  return testing::run_op_at(Precision::kInt8, node, opset, inputs, outputs, constant, threads);
 }
 
 Attribute floats_attr(const std::string& name, const std::vector<float>& v) {

@@ -60,12 +60,12 @@ class SimpleOpContext : public OpContext {
   ThreadPool* pool_;
 };
 
-// Creates the kernel for `node` (inputs flagged in `constant` are passed to the factory as constants) and runs it.
-inline Status run_op(const NodeDef& node, int opset, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
-                     const std::vector<bool>& constant = {}, int threads = 2) {
+// Creates the `precision` kernel for `node` (inputs flagged in `constant` are passed to the factory as constants) and
+// runs it.
+inline Status run_op_at(Precision precision, const NodeDef& node, int opset, const std::vector<Tensor>& inputs,
+                        std::vector<Tensor>* outputs, const std::vector<bool>& constant = {}, int threads = 2) {
   std::string why;
-  const KernelDef* def =
-      kernel_registry().find(node.op_type, node.domain, opset, Device::kCpu, Precision::kFp32, &why);
+  const KernelDef* def = kernel_registry().find(node.op_type, node.domain, opset, Device::kCpu, precision, &why);
   if (!def) return Status(ErrorCode::kUnsupportedOp, why);
   std::vector<const Tensor*> consts(node.inputs.size(), nullptr), ins(node.inputs.size(), nullptr);
   for (size_t i = 0; i < inputs.size() && i < node.inputs.size(); i++) {
@@ -81,6 +81,12 @@ inline Status run_op(const NodeDef& node, int opset, const std::vector<Tensor>& 
   INT8RT_RETURN_IF_ERROR(kernel->compute(ctx));
   *outputs = ctx.outputs();
   return Status::OK();
+}
+
+// The fp32 kernel of `node`, as above.
+inline Status run_op(const NodeDef& node, int opset, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
+                     const std::vector<bool>& constant = {}, int threads = 2) {
+  return run_op_at(Precision::kFp32, node, opset, inputs, outputs, constant, threads);
 }
 
 inline NodeDef make_node(const std::string& op, std::vector<std::string> inputs, std::vector<std::string> outputs) {
