@@ -243,9 +243,12 @@ float TensorStats::amax(CalibrationMethod method, double percentile) const {
     case CalibrationMethod::kPercentile:
       a = percentile_amax(bins_, width_, percentile);
       break;
-    case CalibrationMethod::kEntropy:
-      a = entropy_amax(resample_histogram(bins_, width_, absmax_, kInitialBins), double(absmax_) / kInitialBins);
+    case CalibrationMethod::kEntropy: {
+      std::vector<double> h = resample_histogram(bins_, width_, absmax_, kInitialBins);
+      suppress_spikes(&h);
+      a = entropy_amax(std::move(h), double(absmax_) / kInitialBins);
       break;
+    }
     case CalibrationMethod::kMse:
       a = mse_amax(resample_histogram(bins_, width_, absmax_, kInitialBins), double(absmax_) / kInitialBins);
       break;
@@ -289,6 +292,41 @@ std::vector<double> resample_histogram(const std::vector<uint64_t>& bins, double
     }
   }
   return out;
+}
+
+int suppress_spikes(std::vector<double>* bins, int window, double factor, double min_share) {
+  std::vector<double>& b = *bins;
+  const int n = int(b.size());
+  if (n < 3 || window < 1) return 0;
+  double total = 0;
+  for (double c : b) total += c;
+  if (!(total > 0)) return 0;
+  const double floor = min_share * total;
+  std::vector<std::pair<int, double>> cut;  // (bin, median): decided on the input, applied afterwards
+  std::vector<double> nb;
+  nb.reserve(size_t(2 * window));
+  // The top `window` bins are left alone: a spike there is a clamp's saturation value (ReLU6, HardSigmoid at 1),
+  // which a threshold below it would clip wholesale, and the search must see its full weight to avoid doing so.
+  for (int j = 1; j < n - window; j++) {
+    if (b[size_t(j)] < floor) continue;  // most bins: too light to be a spike, no median needed
+    nb.clear();
+    for (int k = std::max(1, j - window); k <= std::min(n - 1, j + window); k++)
+      if (k != j) nb.push_back(b[size_t(k)]);
+    if (nb.empty()) continue;
+    auto mid = nb.begin() + std::ptrdiff_t(nb.size() / 2);
+    std::nth_element(nb.begin(), mid, nb.end());
+    if (b[size_t(j)] > factor * *mid) cut.emplace_back(j, *mid);
+  }
+  if (cut.empty()) return 0;
+  double left = 0;  // mass outside bin 0 after the cut
+  size_t c = 0;
+  for (int j = 1; j < n; j++) {
+    if (c < cut.size() && cut[c].first == j) left += cut[c++].second;
+    else left += b[size_t(j)];
+  }
+  if (!(left > 0)) return 0;
+  for (const auto& [j, med] : cut) b[size_t(j)] = med;
+  return int(cut.size());
 }
 
 double percentile_amax(const std::vector<uint64_t>& bins, double width, double percentile) {

@@ -377,6 +377,72 @@ TEST(Calibration, EntropyEdgeCases) {
   EXPECT_NEAR(u.amax(CalibrationMethod::kEntropy, 0), u.absmax(), 2.0 / 2048);
 }
 
+TEST(Calibration, EntropyIgnoresNarrowSpikes) {
+  // A Gaussian plus 30% of the values at one point (a flat background's constant response, say): searched as it is,
+  // the spike takes the last kept bin and KL clips the whole tail above it; with the spike cut to its surroundings
+  // the threshold is the Gaussian's own, within a few bins.
+  std::vector<float> g = gaussian(300000, 1.0, 31);
+  TensorStats plain;
+  plain.add(g.data(), g.size());
+  std::vector<float> spiky = g;
+  for (size_t i = 0; i < spiky.size(); i += 10) {
+    spiky[i] = 0.7f;
+    if (i + 1 < spiky.size()) spiky[i + 1] = -0.7f;
+    if (i + 2 < spiky.size()) spiky[i + 2] = 0.7f;
+  }
+  TensorStats s;
+  s.add(spiky.data(), spiky.size());
+  ASSERT_EQ(s.bins().size(), 2048u);
+  const double w = s.bin_width();
+  std::vector<double> h(s.bins().begin(), s.bins().end());
+  const double unsuppressed = entropy_amax(h, w);
+  EXPECT_LT(unsuppressed, 0.75);  // the pathology: the tail above the spike clipped
+  std::vector<double> cut = h;
+  const int changed = suppress_spikes(&cut);
+  EXPECT_GE(changed, 1);
+  EXPECT_LE(changed, 3);  // the spike's bin (and a neighbour it straddles), nothing else
+  const size_t spike_bin = size_t(0.7 / w);
+  EXPECT_LT(cut[spike_bin], 0.01 * h[spike_bin]);
+  for (size_t k = 0; k < h.size(); k++)
+    if (k + 1 < spike_bin || k > spike_bin + 1) EXPECT_EQ(cut[k], h[k]) << k;
+  const float a = s.amax(CalibrationMethod::kEntropy, 0);
+  EXPECT_FLOAT_EQ(a, float(entropy_amax(cut, w)));
+  const float clean = plain.amax(CalibrationMethod::kEntropy, 0);
+  EXPECT_NEAR(a, clean, 0.05 * clean);
+  EXPECT_GT(a, 3.0f);
+}
+
+TEST(Calibration, SpikeSuppressionLeavesSmoothAndDiscreteHistogramsAlone) {
+  std::vector<float> relu = gaussian(300000, 1.0, 41);
+  for (auto& v : relu) v = std::max(v, 0.f);
+  for (const auto& data : {gaussian(300000, 1.0, 42), laplace(300000, 0.5, 43), relu}) {
+    TensorStats s;
+    s.add(data.data(), data.size());
+    std::vector<double> h(s.bins().begin(), s.bins().end()), cut = h;
+    EXPECT_EQ(suppress_spikes(&cut), 0);
+    EXPECT_EQ(cut, h);
+  }
+  // Nothing but spikes (three values): cutting them would leave no mass, so the histogram stays.
+  std::vector<double> d(2048, 0.0);
+  d[100] = 500;
+  d[900] = 300;
+  d[1500] = 200;
+  std::vector<double> cut = d;
+  EXPECT_EQ(suppress_spikes(&cut), 0);
+  EXPECT_EQ(cut, d);
+  // A clamp's saturation value (HardSigmoid at 1, ReLU6 at 6) sits in the top bins: it keeps its weight.
+  std::vector<float> gate = gaussian(200000, 0.25, 44);
+  for (auto& v : gate) v = std::min(std::max(v + 0.5f, 0.f), 1.f);
+  TensorStats s;
+  s.add(gate.data(), gate.size());
+  std::vector<double> h(s.bins().begin(), s.bins().end());
+  ASSERT_GT(h.back(), 0.01 * double(gate.size()));
+  cut = h;
+  suppress_spikes(&cut);
+  EXPECT_EQ(cut.back(), h.back());
+  EXPECT_EQ(s.amax(CalibrationMethod::kEntropy, 0), s.absmax());  // the saturated values are not clipped
+}
+
 TEST(Calibration, MseIsSane) {
   const std::vector<float> g = gaussian(200000, 1.0, 31);
   TensorStats s;
