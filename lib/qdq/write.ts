@@ -19,12 +19,16 @@
 //           multiplication by its reciprocal, as the int8 planner rewrites it.
 // A chain of elementwise nodes int8rt runs as one lookup table is written as the float chain between the Q/DQ of its
 // input and output (which computes the table's values exactly).
-// A Conv fused with its residual Add and Relu/Clip keeps the fused group unquantized inside (int8rt requantizes once,
-// at the group's output, as TensorRT fuses the same group); a Relu/Clip after a Conv gets a Q/DQ before it too, at
-// the output's scale, which is exact (clamping commutes with quantization on the same grid) and lets onnxruntime fuse
-// the Conv. Option layout 'onnxruntime' also quantizes a Conv's output before its residual Add (with its own
-// calibrated range), so that onnxruntime runs QLinearConv + QLinearAdd there instead of a float Conv: one more
-// rounding than int8rt.
+// A Relu/Clip after a Conv gets a Q/DQ before it too, at the output's scale, which is exact (clamping commutes with
+// quantization on the same grid) and lets onnxruntime fuse the Conv.
+// A Conv fused with its residual Add (and Relu/Clip) keeps the fused group unquantized inside: int8rt requantizes
+// once, at the group's output, as TensorRT fuses the same group. onnxruntime has no kernel for that group: it computes
+// the Conv in float, whose rounding differs from int8rt's exact integer sums, so the two land one step apart on rare
+// ties (and a network like PP-OCR cls carries such a step on into its output). Option layout 'exact' writes those
+// groups as int8rt's arithmetic in standard operators instead (writeExactResidualConv: the Conv on the integers, the
+// epilogue in float64 rounded to float32 where int8rt rounds), which onnxruntime computes to the bit; TensorRT does
+// not fuse that form. Option layout 'onnxruntime' quantizes the Conv's output before the Add instead (with its own
+// calibrated range), so that onnxruntime runs QLinearConv + QLinearAdd there: one more rounding than int8rt.
 //
 // Opset: per-axis Q/DQ need opset 13; older models are lifted to 13 (lib/qdq/opset.ts).
 
@@ -46,10 +50,17 @@ export interface ExportQDQOptions {
   /** Element type of quantized activations: 'int8' (default, zero point 0: TensorRT's requirement) or 'uint8'
    * (zero point 128: the same values, for onnxruntime on x86 CPUs without VNNI). Weights are always int8. */
   activationType?: 'int8' | 'uint8';
-  /** 'int8rt' (default): exactly int8rt's int8 plan. 'onnxruntime': also quantize Conv outputs ahead of a fused
-   * residual Add, so that onnxruntime's QDQ fusions apply there too (one more rounding than int8rt); it needs the
-   * ranges of those tensors: calibrate with { tensors: 'all' }. */
-  layout?: 'int8rt' | 'onnxruntime';
+  /** 'int8rt' (default): int8rt's int8 plan in QDQ form: Q/DQ exactly where int8rt quantizes; a Conv with a fused
+   * residual Add stays unquantized between its DequantizeLinear inputs and the Q after the Add (what TensorRT fuses
+   * into one int8 kernel; onnxruntime computes such a Conv in float, which can round one step apart from int8rt's
+   * integer sums on rare ties).
+   * 'exact': the same plan, with those Conv + residual Add groups written as int8rt's own arithmetic in standard
+   * operators (a float Conv on the integer values, a float64 epilogue cast to float32 where int8rt rounds), so that
+   * onnxruntime computes what int8rt computes to the bit; for checking a runtime against int8rt, not for TensorRT.
+   * 'onnxruntime': also quantize Conv outputs ahead of a fused residual Add, so that onnxruntime's QDQ fusions apply
+   * there too (one more rounding than int8rt); it needs the ranges of those tensors: calibrate with
+   * { tensors: 'all' }. */
+  layout?: 'int8rt' | 'exact' | 'onnxruntime';
 }
 
 const f32 = Math.fround;
@@ -179,8 +190,11 @@ export function writeQDQ(
   if (actType !== 'int8' && actType !== 'uint8')
     throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `activationType must be 'int8' or 'uint8', got '${String(actType)}'`);
   const layout = options.layout ?? 'int8rt';
-  if (layout !== 'int8rt' && layout !== 'onnxruntime')
-    throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `layout must be 'int8rt' or 'onnxruntime', got '${String(layout)}'`);
+  if (layout !== 'int8rt' && layout !== 'onnxruntime' && layout !== 'exact')
+    throw new Int8rtError(
+      'ERR_INT8RT_INVALID_ARGUMENT',
+      `layout must be 'int8rt', 'onnxruntime' or 'exact', got '${String(layout)}'`,
+    );
   const fromOpset = desc.opsets.find((o) => o.domain === '')?.version ?? QDQ_MIN_OPSET;
   const nodes = desc.nodes.map((n, i) => ({ ...n, name: n.name || `${n.opType}_${i}` }));
   for (const n of nodes)
@@ -328,13 +342,20 @@ export function writeQDQ(
   const rd = (v: string) => (v ? readName.get(v) ?? v : v);
   const wr = (v: string) => (v ? writeName.get(v) ?? v : v);
   /** Q -> DQ of float value `src` (written under `src`), dequantized value `dst`, at scale s. */
-  const pair = (src: string, dst: string, s: number, base: string) => {
+  const pair = (src: string, dst: string, s: number, base: string): string => {
     const sName = scaleConst(base, s);
     const q = fresh(`${base}_quantized`);
     outNodes.push(qdqNode('QuantizeLinear', src, sName, zpName, q));
     outNodes.push(qdqNode('DequantizeLinear', q, sName, zpName, dst));
+    return q;
   };
-  const quantizeValue = (v: string) => pair(wr(v), rd(v), scaleOf.get(v)!, v);
+  // The quantized (int8/uint8) tensor of every int8 value written so far, for layout 'exact', which reads the
+  // integers themselves; and the values a group quantized itself (their Q/DQ pair is written already).
+  const quantOf = new Map<string, string>();
+  const preQuantized = new Set<string>();
+  const quantizeValue = (v: string) => {
+    if (!preQuantized.has(v)) quantOf.set(v, pair(wr(v), rd(v), scaleOf.get(v)!, v));
+  };
   /** A constant quantized per channel (axis) or per tensor, behind a DequantizeLinear; returns the DQ's output. */
   const constDQ = (base: string, dtype: number, dims: number[], data: ArrayBufferView, scale: Float32Array, axis?: number) => {
     const qName = fresh(`${base}_quantized`);
@@ -490,6 +511,15 @@ export function writeQDQ(
       rest.push(nodes[m]);
       cur = nodes[m].outputs[0];
     }
+    const single = groupOutputs.get(g)!;
+    if (
+      layout === 'exact' &&
+      rest[0]?.opType === 'Add' &&
+      single.length === 1 &&
+      single[0] === cur &&
+      writeExactResidualConv(conv, q, scale, B, per, rest, pre, outScale)
+    )
+      return;
     let value = rest.length ? pre : wr(pre);
     emit({ ...conv, inputs, outputs: [value] });
     let onnxValue = pre;
@@ -511,6 +541,100 @@ export function writeQDQ(
       value = out;
       onnxValue = n.outputs[0];
     });
+  }
+
+  /**
+   * Layout 'exact': a Conv whose residual Add int8rt fuses into its epilogue, written as the arithmetic int8rt does
+   * (ops/int8_common.h requantize_acc with a residual), rounding only where it rounds:
+   *   acc = Conv(x_q, w_q) + b_q               a float Conv on the integers themselves (DequantizeLinear with
+   *                                            scale 1), exact while every partial sum stays below 2^24;
+   *   v   = float(acc * m[c])                  m = s_x * s_w[c] / s_y; the product is exact in float64 (24 x 24
+   *                                            bits), its Cast to float32 rounds once, as float32 multiplication does;
+   *   y   = rne(float(v + r_q * m_r))          m_r = s_r / s_y; r_q * m_r and the sum are exact (or within half a
+   *                                            float64 ulp) in float64, the Cast rounds once, as int8rt's fma does;
+   *                                            QuantizeLinear with scale 1 rounds half to even and saturates.
+   * A fused Relu/Clip after the Add reads the Add's output dequantized, as in the QDQ form (exact on that grid).
+   * Returns false (and writes nothing) where that exactness does not hold: the operands are not quantized tensors of
+   * the export, an accumulator could pass 2^24, or something other than Relu/Clip follows the Add.
+   */
+  function writeExactResidualConv(
+    conv: NodeDesc,
+    q: Int8Array,
+    scale: Float32Array,
+    B: Float32Array | undefined,
+    per: number,
+    rest: NodeDesc[],
+    pre: string,
+    s_y: number,
+  ): boolean {
+    const add = rest[0];
+    const x = conv.inputs[0];
+    const residual = add.inputs[0] === pre ? add.inputs[1] : add.inputs[0];
+    const qx = quantOf.get(x);
+    const qr = quantOf.get(residual);
+    const s_x = scaleOf.get(x);
+    const s_r = scaleOf.get(residual);
+    if (!qx || !qr || s_x === undefined || s_r === undefined) return false;
+    if (!rest.slice(1).every((n) => n.opType === 'Relu' || n.opType === 'Clip')) return false;
+    const M = scale.length;
+    const bq = new Int32Array(M);
+    let bmax = 0;
+    for (let c = 0; c < M; c++) {
+      bq[c] = B ? quantizeBias(B[c], s_x, scale[c], per) : 0;
+      bmax = Math.max(bmax, Math.abs(bq[c]));
+    }
+    if (bmax + per * 128 * 127 > 2 ** 24) return false;
+    const Wt = valueOf(conv.inputs[1], `weights of Conv '${conv.name}'`);
+    const one = new Float32Array([1]);
+    const oneName = scaleConst(`${conv.name}_integers`, 1);
+    const node = (opType: string, inputs: string[], base: string, attributes: AttrDesc[] = []): string => {
+      const out = fresh(base);
+      outNodes.push({ name: fresh(`${base}_${opType}`), opType, domain: '', inputs, outputs: [out], attributes });
+      return out;
+    };
+    const cast = (v: string, to: number, base: string) =>
+      node('Cast', [v], base, [{ name: 'to', type: AttributeType.INT, i: BigInt(to) }]);
+    const doubles = (base: string, dims: number[], values: ArrayLike<number>) => {
+      const name = fresh(base);
+      outInits.push(tensor(name, DataType.DOUBLE, dims, Float64Array.from(values)));
+      return name;
+    };
+    // The Conv on the integers: x_q - zero point, w_q, b_q as float values.
+    const xi = node('DequantizeLinear', [qx, oneName, zpName], `${x}_integers`);
+    const wi = constDQ(conv.inputs[1], DataType.INT8, Wt.dims, q, one);
+    const bi = constDQ(conv.inputs[2] || `${conv.name}_bias`, DataType.INT32, [M], bq, one);
+    const acc = fresh(`${conv.name}_accumulator`);
+    emit({ ...conv, inputs: [xi, wi, bi], outputs: [acc] });
+    // v = float(acc * m), m per output channel, broadcast over the spatial axes.
+    const mul = Float64Array.from(scale, (sw) => f32(f32(s_x * sw) / s_y));
+    const mName = doubles(`${conv.name}_multiplier`, [M, ...Wt.dims.slice(2).map(() => 1)], mul);
+    const accScaled = node('Mul', [cast(acc, DataType.DOUBLE, `${acc}_f64`), mName], `${acc}_scaled_f64`);
+    const v = cast(accScaled, DataType.FLOAT, `${acc}_scaled`);
+    // y = rne(float(v + r_q * m_r)).
+    const ri = node('DequantizeLinear', [qr, oneName, zpName], `${residual}_integers`);
+    const rmName = doubles(`${add.name}_residual_multiplier`, [], [f32(s_r / s_y)]);
+    const rScaled = node('Mul', [cast(ri, DataType.DOUBLE, `${residual}_integers_f64`), rmName], `${residual}_scaled_f64`);
+    const sum = node('Add', [cast(v, DataType.DOUBLE, `${v}_f64`), rScaled], `${add.outputs[0]}_f64`);
+    const yq = fresh(`${add.outputs[0]}_quantized`);
+    outNodes.push(qdqNode('QuantizeLinear', cast(sum, DataType.FLOAT, `${add.outputs[0]}_unrounded`), oneName, zpName, yq));
+    // The Add's output on its int8 grid; what follows (Relu/Clip) reads it as the fused group does.
+    const addOut = add.outputs[0];
+    const sName = scaleConst(addOut, s_y);
+    if (rest.length === 1 && scaleOf.has(addOut)) {
+      // A graph output keeps its name (rd(addOut) is addOut then), as quantizeValue would write it.
+      outNodes.push(qdqNode('DequantizeLinear', yq, sName, zpName, rd(addOut)));
+      quantOf.set(addOut, yq);
+      preQuantized.add(addOut);
+      return true;
+    }
+    let value = fresh(`${addOut}_dequantized`);
+    outNodes.push(qdqNode('DequantizeLinear', yq, sName, zpName, value));
+    rest.slice(1).forEach((n, k) => {
+      const out = k === rest.length - 2 ? wr(n.outputs[0]) : n.outputs[0];
+      emit({ ...n, inputs: [value, ...n.inputs.slice(1).map(rd)], outputs: [out] });
+      value = out;
+    });
+    return true;
   }
 
   function writeLinear(n: NodeDesc): void {
