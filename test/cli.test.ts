@@ -284,23 +284,22 @@ describeShared('int8rt with MNIST-8', [MNIST8_PATH], () => {
     ]);
   });
 
-  test('export-qdq: writes a model when the exporter exists, says so in one line when not', async () => {
+  test('export-qdq: writes a QDQ model int8rt and onnxruntime load, in each layout', async () => {
     const calib = path.join(tmp, 'mnist-qdq.calib');
     const data = path.join(tmp, 'calib-qdq');
     fs.mkdirSync(data);
     writeNpy(path.join(data, 'a.npy'), uniform([1, 1, 28, 28], 1), [1, 1, 28, 28]);
     expect(cli('calibrate', MNIST8_PATH, '--data', data, '--out', calib).code).toBe(0);
     const out = path.join(tmp, 'mnist.qdq.onnx');
-    const r = cli('export-qdq', MNIST8_PATH, '--calib', calib, '--out', out);
-    const lib = (await import('../dist/cjs/index.js')) as Record<string, unknown>;
-    if (typeof lib.exportQDQ === 'function') {
+    for (const layout of ['int8rt', 'exact']) {
+      const r = cli('export-qdq', MNIST8_PATH, '--calib', calib, '--out', out, '--layout', layout);
       expect(r.code, r.stderr).toBe(0);
       const engine = await Engine.create(out);
       expect(engine.inputs[0].name).toBe('Input3');
+      expect(engine.report().some((row) => row.op === 'QuantizeLinear' || row.precision === 'int8')).toBe(true);
       engine.release();
-    } else {
-      expectError(r, 1, /export-qdq needs the QDQ ONNX exporter/);
     }
+    expectError(cli('export-qdq', MNIST8_PATH, '--calib', calib, '--out', out, '--layout', 'tensorrt'), 2, /must be one of int8rt, exact, onnxruntime/);
     expectError(cli('export-qdq', MNIST8_PATH, '--out', out), 2, /required option '-c, --calib <file>'/);
   });
 });

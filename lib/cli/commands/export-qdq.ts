@@ -1,11 +1,10 @@
 // int8rt export-qdq <model> --calib <file> --out <file>: the calibrated model as QDQ ONNX (QuantizeLinear/
-// DequantizeLinear pairs around the int8 operators), for onnxruntime or TensorRT. It calls the library's exportQDQ
-// when this build has it.
+// DequantizeLinear pairs around the int8 operators), for onnxruntime or TensorRT (lib/qdq: exportQDQ).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import type { Calibration } from '../../calibrate';
+import { exportQDQ } from '../../qdq/export';
 import { checkFile, loadCalibration, Output } from '../common';
 import { CliError } from '../errors';
 
@@ -13,17 +12,11 @@ interface ExportOptions {
   calib: string;
   out: string;
   activationType: 'int8' | 'uint8';
+  layout: 'int8rt' | 'exact' | 'onnxruntime';
   json?: boolean;
 }
 
-type ExportQDQ = (model: string, calibration: Calibration, options?: Record<string, unknown>) => Promise<unknown>;
-
-/** The library's exportQDQ, looked up at run time (the QDQ writer is a separate part of int8rt). */
-function findExportQDQ(): ExportQDQ | undefined {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const lib = require('../../index') as Record<string, unknown>;
-  return typeof lib.exportQDQ === 'function' ? (lib.exportQDQ as ExportQDQ) : undefined;
-}
+const LAYOUTS = ['int8rt', 'exact', 'onnxruntime'];
 
 export function exportQdqCommand(): Command {
   return new Command('export-qdq')
@@ -40,22 +33,26 @@ export function exportQdqCommand(): Command {
       },
       'int8',
     )
+    .option(
+      '--layout <layout>',
+      "int8rt (Q/DQ exactly where int8rt quantizes; what TensorRT fuses), exact (Conv + residual Add groups as " +
+        "int8rt's arithmetic in standard ops, so onnxruntime computes int8rt's results to the bit) or onnxruntime " +
+        '(also quantize Conv outputs before residual Adds, for onnxruntime\'s int8 kernels; needs a calibration made ' +
+        'with --tensors all)',
+      (v: string) => {
+        if (!LAYOUTS.includes(v)) throw new InvalidArgumentError(`must be one of ${LAYOUTS.join(', ')}`);
+        return v;
+      },
+      'int8rt',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (model: string, o: ExportOptions) => {
       const out = new Output(o.json);
       checkFile(model, 'model file');
-      const exportQDQ = findExportQDQ();
-      if (!exportQDQ)
-        throw new CliError(
-          'export-qdq needs the QDQ ONNX exporter (exportQDQ), which this build of int8rt does not include yet',
-          'ERR_INT8RT_UNSUPPORTED',
-        );
       if (!fs.existsSync(path.dirname(path.resolve(o.out))))
         throw new CliError(`cannot write '${o.out}': folder '${path.dirname(o.out)}' does not exist`);
       const calibration = await loadCalibration(o.calib, model);
-      const result = await exportQDQ(model, calibration, { activationType: o.activationType });
-      const bytes = result instanceof Uint8Array ? result : (result as { bytes?: Uint8Array })?.bytes;
-      if (!(bytes instanceof Uint8Array)) throw new CliError('exportQDQ returned no model bytes', 'ERR_INT8RT_INTERNAL');
+      const bytes = await exportQDQ(model, calibration, { activationType: o.activationType, layout: o.layout });
       fs.writeFileSync(o.out, bytes);
       out.result(`wrote ${o.out} (${bytes.length} bytes)`, { model, out: o.out, bytes: bytes.length });
     });
