@@ -50,7 +50,18 @@
     {
       "target_name": "int8rt",
       "sources": ["<!@(node scripts/native-sources.js core)", "<!@(node scripts/native-sources.js addon)"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      # build/cuda holds the CUDA kernel image that native/cuda/fatbin_data.S embeds (.incbin): made by the action
+      # below with nvcc, or a one-line note saying why there are no kernels (scripts/build-cuda.js).
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native", "<(module_root_dir)/build/cuda"],
+      "actions": [
+        {
+          "action_name": "cuda_kernels",
+          "inputs": ["scripts/build-cuda.js", "<!@(node scripts/native-sources.js cuda)"],
+          "outputs": ["<(module_root_dir)/build/cuda/int8rt_kernels.fatbin"],
+          "action": ["node", "<(module_root_dir)/scripts/build-cuda.js", "<(module_root_dir)/build/cuda"],
+          "message": "CUDA kernels (scripts/build-cuda.js)"
+        }
+      ],
       "dependencies": ["int8rt_avx2", "int8rt_avxvnni", "int8rt_avx512vnni", "int8rt_neondot", "int8rt_i8mm"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden"],

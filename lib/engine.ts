@@ -8,6 +8,10 @@ import { Tensor, type DataType } from './tensor';
 
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'int8-dynamic';
 
+/** Where an engine runs: 'cpu', 'cuda' (fails with ERR_INT8RT_CUDA_UNAVAILABLE and the reason when CUDA cannot be
+ * used) or 'auto' (CUDA when it loads, else the CPU, with the reason in `engine.deviceReason`). */
+export type Device = 'cpu' | 'cuda' | 'auto';
+
 /** Calibrated ranges (amax per tensor), as `calibrate()` returns them. */
 export interface CalibrationRanges {
   readonly ranges: ReadonlyMap<string, number>;
@@ -28,6 +32,11 @@ export interface EngineOptions {
   calibration?: CalibrationRanges;
   /** Per ONNX node name: 'fp32' or 'int8'. Always obeyed, or Engine.create fails saying why. */
   nodePrecision?: Record<string, 'fp32' | 'int8'>;
+  /** 'cpu' (default), 'cuda' or 'auto'; see `cudaInfo()` for what this machine can do. On CUDA, operators without a
+   * CUDA kernel run on the CPU, and their report rows say so in `deviceReason`. */
+  device?: Device;
+  /** The CUDA device (ordinal, default 0); ignored on the CPU. */
+  deviceId?: number;
 }
 
 /** A graph input or output: its name, element type and shape; symbolic dims are strings ('N', or '' if unnamed). */
@@ -64,6 +73,9 @@ export interface ReportRow {
   note?: string;
   /** Why the node is not int8, when int8 was asked for. */
   reason?: string;
+  /** On an engine created with device 'cuda' or 'auto': why this node runs on the CPU (CUDA unavailable, with the
+   * exact reason, or no CUDA kernel for the operator yet). */
+  deviceReason?: string;
   /**
    * A QuantizeLinear/DequantizeLinear that int8rt inserted between float and int8 nodes (not an ONNX node), or one of
    * a pre-quantized model's own that int8rt could not fold into an int8 node (it runs as the float operator it is;
@@ -87,6 +99,12 @@ function checkOptions(options: EngineOptions): void {
       'ERR_INT8RT_INVALID_ARGUMENT',
       `precision must be 'fp32', 'fp16', 'int8' or 'int8-dynamic', got '${String(p)}'`,
     );
+  const d = options.device;
+  if (d !== undefined && d !== 'cpu' && d !== 'cuda' && d !== 'auto')
+    throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `device must be 'cpu', 'cuda' or 'auto', got '${String(d)}'`);
+  const id = options.deviceId;
+  if (id !== undefined && (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 1e6))
+    throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', `deviceId must be an integer >= 0, got ${String(id)}`);
   if (p === 'int8' && !(options.calibration?.ranges instanceof Map))
     throw new Int8rtError(
       'ERR_INT8RT_CALIBRATION',
@@ -104,6 +122,7 @@ export class Engine {
   #coverageChecked = true;
   #qdqSource?: { model: string | Uint8Array; ranges: ReadonlyMap<string, number> };
   #precision: Precision = 'fp32';
+  #requestedDevice: Device = 'cpu';
   #model?: string;
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
@@ -132,8 +151,11 @@ export class Engine {
         precision: options.precision ?? 'fp32',
         ranges: cal ? Object.fromEntries(cal.ranges) : undefined,
         nodePrecision: options.nodePrecision,
+        device: options.device ?? 'cpu',
+        deviceId: options.deviceId ?? 0,
       });
       const engine = new Engine(handle);
+      engine.#requestedDevice = options.device ?? 'cpu';
       if (options.precision === 'int8' && cal) engine.#qdqSource = { model, ranges: cal.ranges };
       engine.#precision = options.precision ?? 'fp32';
       if (typeof model === 'string') engine.#model = model;
@@ -150,6 +172,17 @@ export class Engine {
 
   get outputNames(): string[] {
     return this.outputs.map((o) => o.name);
+  }
+
+  /** Where the engine runs: 'cuda' when it was created with device 'cuda' or 'auto' and the CUDA device opened
+   * (operators without a CUDA kernel still run on the CPU: see `report()`), else 'cpu'. */
+  get device(): 'cpu' | 'cuda' {
+    return this.#live().info().device;
+  }
+
+  /** Why the engine is not on CUDA ('' when it is): the device asked for, or exactly why CUDA could not be used. */
+  get deviceReason(): string {
+    return this.#live().info().deviceReason;
   }
 
   /** Threads the engine's intra-op pool uses. */
@@ -291,7 +324,16 @@ export class Engine {
 
   /** One row per ONNX node: precision, device and kernel, and what was fused or folded. */
   report(): ReportRow[] {
-    return this.#live().report() as (NativeReportRow & ReportRow)[];
+    const handle = this.#live();
+    const rows = handle.report() as (NativeReportRow & ReportRow)[];
+    // Per-operator device fallback, for engines that asked for CUDA. No operator has a CUDA kernel yet, so on a CUDA
+    // engine every node says so; on an engine that fell back to the CPU every node carries the engine's reason.
+    if (this.#requestedDevice !== 'cpu') {
+      const { device, deviceReason } = handle.info();
+      for (const r of rows)
+        if (r.device === 'cpu') r.deviceReason = device === 'cuda' ? `no CUDA kernel for ${r.op} yet` : deviceReason;
+    }
+    return rows;
   }
 
   /** Frees the engine's native memory. Runs already in flight finish; later calls throw. */

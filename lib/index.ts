@@ -5,11 +5,12 @@ export {
   type ValueInfo,
   type ReportRow,
   type Precision,
+  type Device,
   type CalibrationRanges,
 } from './engine';
 export { Tensor, DATA_TYPES, type DataType, type DataTypeMap, type TypedArray } from './tensor';
 export { Int8rtError, ERROR_CODES, type ErrorCode } from './errors';
-export { buildInfo, type BuildInfo } from './native';
+export { buildInfo, cudaInfo, type BuildInfo, type CudaInfo } from './native';
 export {
   calibrate,
   Calibration,

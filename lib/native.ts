@@ -31,7 +31,7 @@ export interface EngineHandle {
   inputs(): NativeValueInfo[];
   outputs(): NativeValueInfo[];
   report(): NativeReportRow[];
-  info(): { intraOpThreads: number };
+  info(): { intraOpThreads: number; device: 'cpu' | 'cuda'; deviceReason: string };
   macs(): { total: number; int8: number };
   memory(): { weights: number; constants: number; packed: number; released: number };
   release(): void;
@@ -43,6 +43,9 @@ export interface BuildInfo {
   errorCodes: string[];
   kernels: { op: string; domain: string; device: string; precision: string; kernel: string }[];
   napiVersion: number;
+  /** The CUDA kernels this build embeds: `kernels` is false when it was built without nvcc (or without .cu files,
+   * or with INT8RT_CUDA=off); `targets` lists the GPU code in the image ('sm_75' ... 'compute_90'). */
+  cuda: { kernels: boolean; targets: string[] };
   /** Where the addon was loaded from: a prebuild shipped in the package or a build from source. */
   loadedFrom: string;
 }
@@ -57,9 +60,50 @@ export interface NativeAddon {
       precision?: string;
       ranges?: Record<string, number>;
       nodePrecision?: Record<string, string>;
+      device?: string;
+      deviceId?: number;
     },
   ): Promise<EngineHandle>;
-  buildInfo(): Omit<BuildInfo, 'loadedFrom'>;
+  buildInfo(): Omit<BuildInfo, 'loadedFrom' | 'cuda'>;
+  cudaInfo?(): CudaInfo;
+  cudaEmbedded?(): CudaInfo['embedded'];
+}
+
+/** What `cudaInfo()` found: whether engines can use CUDA here, and if not, exactly why. */
+export interface CudaInfo {
+  /** libcuda loaded, cuInit succeeded and at least one device can run the embedded kernels. */
+  available: boolean;
+  /** When not available: what is missing, in words ('' when available). */
+  reason: string;
+  /** The driver library that was loaded or tried: $INT8RT_LIBCUDA, else 'libcuda.so.1'. */
+  library: string;
+  /** cuDriverGetVersion (13000 = CUDA 13.0); 0 when no driver was loaded. */
+  driverVersion: number;
+  devices: {
+    ordinal: number;
+    name: string;
+    /** '8.6' */
+    computeCapability: string;
+    multiprocessors: number;
+    /** Bytes. */
+    totalMemory: number;
+    /** The embedded kernels have code for this device (and the driver is recent enough). */
+    runnable: boolean;
+    /** Runnable through the PTX, which the driver compiles when the engine loads the kernels. */
+    usesPtx: boolean;
+    /** Why not runnable ('' when runnable). */
+    reason: string;
+  }[];
+  /** The kernel image built into the addon (the same in every addon of one release). */
+  embedded: {
+    bytes: number;
+    /** 'sm_75', 'sm_80', ..., 'compute_90' */
+    targets: string[];
+    /** The oldest driver that loads the image (cuDriverGetVersion units); 0 when there are no kernels. */
+    minDriverVersion: number;
+    /** Why the build has no kernels, when it has none. */
+    note?: string;
+  };
 }
 
 let addon: NativeAddon | undefined;
@@ -98,6 +142,31 @@ export function native(): NativeAddon {
 
 export function buildInfo(): BuildInfo {
   const info = native().buildInfo();
+  // An addon older than this JavaScript (a stale local build) has no CUDA entry points: no kernels, then.
+  const embedded = native().cudaEmbedded?.() ?? { bytes: 0, targets: [] };
   const rel = path.relative(packageRoot, loadedFrom);
-  return { ...info, loadedFrom: rel.startsWith('prebuilds') ? `prebuild (${rel})` : `source build (${rel})` };
+  return {
+    ...info,
+    cuda: { kernels: embedded.bytes > 0, targets: embedded.targets },
+    loadedFrom: rel.startsWith('prebuilds') ? `prebuild (${rel})` : `source build (${rel})`,
+  };
+}
+
+/**
+ * Whether engines can use CUDA on this machine, and exactly why not when they cannot (no driver, cuInit failure,
+ * no device, a driver older than the embedded kernels, a build without kernels). The driver is probed once per
+ * process; set INT8RT_LIBCUDA before the first call to load libcuda from another path.
+ */
+export function cudaInfo(): CudaInfo {
+  const addon = native();
+  if (typeof addon.cudaInfo === 'function') return addon.cudaInfo();
+  const reason = 'the loaded native addon predates CUDA support (rebuild it)';
+  return {
+    available: false,
+    reason,
+    library: '',
+    driverVersion: 0,
+    devices: [],
+    embedded: { bytes: 0, targets: [], minDriverVersion: 0, note: reason },
+  };
 }

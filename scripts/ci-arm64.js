@@ -21,6 +21,7 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { newestSource } = require('./prebuild.js');
 
 const root = path.join(__dirname, '..');
 const BUILD = path.join(root, 'build-arm64');
@@ -165,19 +166,6 @@ function isa() {
 }
 
 // ---- node: the arm64 prebuild in the official arm64 Node --------------------------------------------------------
-
-function newestSource() {
-  let t = 0;
-  (function walk(d) {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else t = Math.max(t, fs.statSync(p).mtimeMs);
-    }
-  })(path.join(root, 'native'));
-  for (const f of ['binding.gyp', 'scripts/native-sources.js']) t = Math.max(t, fs.statSync(path.join(root, f)).mtimeMs);
-  return t;
-}
 
 function ensurePrebuild() {
   const file = path.join(root, 'prebuilds', 'linux-arm64', 'int8rt.node');

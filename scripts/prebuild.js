@@ -52,7 +52,7 @@ function nodedir() {
 /** A folder prebuildify can build in: the package's build inputs, with native/ linked rather than copied. */
 function stage(dir) {
   fs.mkdirSync(path.join(dir, 'scripts'), { recursive: true });
-  for (const f of ['package.json', 'binding.gyp', 'scripts/native-sources.js'])
+  for (const f of ['package.json', 'binding.gyp', 'scripts/native-sources.js', 'scripts/build-cuda.js'])
     fs.copyFileSync(path.join(root, f), path.join(dir, f));
   const link = path.join(dir, 'native');
   if (!fs.existsSync(link)) fs.symlinkSync(path.relative(dir, path.join(root, 'native')), link);
@@ -62,7 +62,9 @@ function build(arch, opts) {
   const dir = path.join(root, 'build-prebuild', `linux-${arch}`);
   if (opts.clean) fs.rmSync(dir, { recursive: true, force: true });
   stage(dir);
-  const env = { ...process.env, npm_config_nodedir: nodedir(), JOBS: opts.jobs };
+  // Prebuilds always carry the CUDA kernels (one fatbin for every GPU target, the same bytes in both architectures'
+  // addons): scripts/build-cuda.js fails rather than embed none when nvcc is missing.
+  const env = { ...process.env, npm_config_nodedir: nodedir(), JOBS: opts.jobs, INT8RT_REQUIRE_CUDA: '1' };
   const args = ['--napi', '--strip', '--target', process.version.slice(1), '--arch', arch, '--cwd', dir, '--out', dir];
   if (arch !== os.arch()) {
     const { prefix, apt } = CROSS[arch];
@@ -95,6 +97,24 @@ function build(arch, opts) {
  * `npm run prebuild`. Only the npm process's own arguments tell them apart: read them from /proc (Linux, where the
  * prebuilds are made); true when this run is the hook of `npm run build`.
  */
+/**
+ * The newest modification time (ms) of anything a prebuild is made from: native/ and the build scripts. A prebuild
+ * older than this is stale (test/prebuild.test.ts and scripts/ci-arm64.js rebuild it then).
+ */
+function newestSource() {
+  let t = 0;
+  (function walk(d) {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else t = Math.max(t, fs.statSync(p).mtimeMs);
+    }
+  })(path.join(root, 'native'));
+  for (const f of ['binding.gyp', 'scripts/native-sources.js', 'scripts/build-cuda.js'])
+    t = Math.max(t, fs.statSync(path.join(root, f)).mtimeMs);
+  return t;
+}
+
 function isBuildHook() {
   if (process.env.npm_lifecycle_event !== 'prebuild') return false;
   try {
@@ -126,4 +146,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { build, parseArgs };
+module.exports = { build, parseArgs, newestSource };

@@ -4,6 +4,7 @@
 // The prebuilds are made by scripts/prebuild.js (`npm run prebuild`) when missing or older than the native sources.
 
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,19 +15,8 @@ const REQUIRED_ARM64 = process.env.CI === 'true' || process.env.INT8RT_REQUIRE_A
 const crossPresent = spawnSync('sh', ['-c', 'command -v aarch64-linux-gnu-g++'], { stdio: 'ignore' }).status === 0;
 const withArm64 = crossPresent || REQUIRED_ARM64;
 
-function newestSource(): number {
-  let t = 0;
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else t = Math.max(t, fs.statSync(p).mtimeMs);
-    }
-  };
-  walk(path.join(REPO_ROOT, 'native'));
-  for (const f of ['binding.gyp', 'scripts/native-sources.js']) t = Math.max(t, fs.statSync(path.join(REPO_ROOT, f)).mtimeMs);
-  return t;
-}
+// The newest input of a prebuild (native/ and the build scripts): scripts/prebuild.js says what counts.
+const { newestSource } = createRequire(import.meta.url)('../scripts/prebuild.js') as { newestSource(): number };
 
 function ensurePrebuild(arch: 'x64' | 'arm64'): string {
   const file = path.join(REPO_ROOT, 'prebuilds', `linux-${arch}`, 'int8rt.node');

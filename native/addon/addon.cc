@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "addon/calibrate.h"
+#include "addon/cuda.h"
 #include "addon/profile.h"
 #include "addon/convert.h"
 #include "core/cpu_features.h"
@@ -59,11 +60,14 @@ Napi::Object tensor_to_js(Napi::Env env, const Tensor& t) {
 
 class BuildWorker : public Napi::AsyncWorker {
  public:
-  BuildWorker(Napi::Env env, ModelDef model, EngineOptions options)
+  BuildWorker(Napi::Env env, ModelDef model, EngineOptions options, DeviceRequest device)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(std::move(model)),
-        options_(options) {}
+        options_(options), device_(std::move(device)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { status_ = Engine::build(std::move(model_), options_, &engine_); }
+  void Execute() override {
+    status_ = place_engine(device_, &placement_);  // addon/cuda.h: opens the CUDA device when asked
+    if (status_.ok()) status_ = Engine::build(std::move(model_), options_, &engine_);
+  }
   void OnOK() override;
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
@@ -71,6 +75,8 @@ class BuildWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   ModelDef model_;
   EngineOptions options_;
+  DeviceRequest device_;
+  DevicePlacement placement_;
   Status status_;
   std::shared_ptr<Engine> engine_;
 };
@@ -123,7 +129,10 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
                         InstanceMethod("profile", &EngineHandle::Profile)});
   }
   EngineHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineHandle>(info) {}
-  void attach(std::shared_ptr<Engine> e) { engine_ = std::move(e); }
+  void attach(std::shared_ptr<Engine> e, DevicePlacement placement) {
+    engine_ = std::move(e);
+    placement_ = std::move(placement);
+  }
 
  private:
   Engine* live(Napi::Env env) {
@@ -197,6 +206,8 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
     Engine* e = live(info.Env());
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("intraOpThreads", e->intra_op_threads());
+    o.Set("device", placement_.device);
+    o.Set("deviceReason", placement_.reason);
     return o;
   }
 
@@ -229,10 +240,12 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
 
   Napi::Value Release(const Napi::CallbackInfo& info) {
     engine_.reset();  // runs in flight hold their own reference and finish normally
+    placement_.holder.reset();
     return info.Env().Undefined();
   }
 
   std::shared_ptr<Engine> engine_;
+  DevicePlacement placement_;  // where the engine runs; holds the CUDA device open
 };
 
 struct AddonData {
@@ -246,11 +259,12 @@ void BuildWorker::OnOK() {
     return;
   }
   Napi::Object handle = env.GetInstanceData<AddonData>()->engine_ctor.New({});
-  EngineHandle::Unwrap(handle)->attach(std::move(engine_));
+  EngineHandle::Unwrap(handle)->attach(std::move(engine_), std::move(placement_));
   deferred_.Resolve(handle);
 }
 
-// createEngine(description, { intraOpThreads }) -> Promise<EngineHandle>
+// createEngine(description, { intraOpThreads, precision, ..., device, deviceId }) -> Promise<EngineHandle>
+// (device: addon/cuda.h place_engine)
 Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
@@ -259,8 +273,11 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
   Status st = model_from_js(info[0].As<Napi::Object>(), &model);
   if (!st.ok()) throw to_js_error(env, st);
   EngineOptions opts;
+  DeviceRequest device;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
+    st = device_request_from_js(o, &device);
+    if (!st.ok()) throw to_js_error(env, st);
     Napi::Value t = o.Get("intraOpThreads");
     if (t.IsNumber()) opts.intra_op_threads = t.As<Napi::Number>().Int32Value();
     if (o.Get("fuseEpilogues").IsBoolean()) opts.fuse_epilogues = o.Get("fuseEpilogues").As<Napi::Boolean>().Value();
@@ -309,7 +326,7 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
       }
     }
   }
-  auto* w = new BuildWorker(env, std::move(model), opts);
+  auto* w = new BuildWorker(env, std::move(model), opts, std::move(device));
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -366,6 +383,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createEngine", Napi::Function::New(env, CreateEngine));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   register_calibration(env, exports);
+  register_cuda(env, exports);
   return exports;
 }
 

@@ -23,6 +23,8 @@ namespace int8rt {
   X(kOutOfMemory, "ERR_INT8RT_OUT_OF_MEMORY")                   \
   X(kReleased, "ERR_INT8RT_RELEASED")                           \
   X(kCalibration, "ERR_INT8RT_CALIBRATION")                     \
+  X(kCudaUnavailable, "ERR_INT8RT_CUDA_UNAVAILABLE")             \
+  X(kCuda, "ERR_INT8RT_CUDA")                                   \
   X(kInternal, "ERR_INT8RT_INTERNAL")
 
 enum class ErrorCode : int {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { buildInfo, packageRoot, type BuildInfo } from '../../native';
+import { buildInfo, cudaInfo, packageRoot, type BuildInfo, type CudaInfo } from '../../native';
 import { renderTable } from '../../profile/text';
 import { Output } from '../common';
 
@@ -13,56 +13,19 @@ interface DoctorOptions {
   json?: boolean;
 }
 
-interface CudaInfo {
-  driver: string | null;
-  libcuda: string | null;
-  gpus: string[];
-  used: false;
-  note: string;
-}
-
-// Where libcuda.so.1 lives on Debian/Ubuntu, RHEL, containers with the NVIDIA runtime, and Jetson (L4T).
-const LIBCUDA_DIRS = [
-  '/usr/lib/x86_64-linux-gnu',
-  '/usr/lib/aarch64-linux-gnu',
-  '/usr/lib/aarch64-linux-gnu/tegra',
-  '/usr/lib64',
-  '/usr/lib',
-  '/usr/local/cuda/compat',
-  '/usr/local/nvidia/lib64',
-];
-
-function cudaInfo(): CudaInfo {
-  const libcuda =
-    [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBCUDA_DIRS]
-      .map((d) => path.join(d, 'libcuda.so.1'))
-      .find((f) => fs.existsSync(f)) ?? null;
-  let driver: string | null = null;
-  try {
-    const v = fs.readFileSync('/proc/driver/nvidia/version', 'utf8');
-    driver = /Kernel Module\s+(\S+)/.exec(v)?.[1] ?? v.split('\n')[0].trim();
-  } catch {
-    // no NVIDIA kernel driver
-  }
-  const gpus: string[] = [];
-  try {
-    for (const id of fs.readdirSync('/proc/driver/nvidia/gpus')) {
-      const info = fs.readFileSync(path.join('/proc/driver/nvidia/gpus', id, 'information'), 'utf8');
-      gpus.push(/Model:\s*(.+)/.exec(info)?.[1].trim() ?? id);
-    }
-  } catch {
-    // none listed
-  }
-  const found = driver || libcuda || gpus.length;
-  return {
-    driver,
-    libcuda,
-    gpus,
-    used: false,
-    note: found
-      ? 'int8rt runs on the CPU: this build has no CUDA kernels yet'
-      : 'no NVIDIA driver or libcuda.so.1 found; int8rt runs on the CPU',
-  };
+// The CUDA line: what cudaInfo() found (the addon's own probe of libcuda, the devices and the embedded kernels), so
+// that the reason shown is the one the engines act on.
+function cudaLine(cuda: CudaInfo): string {
+  const e = cuda.embedded;
+  const kernels = e.bytes > 0 ? `kernels ${e.targets.join(', ')}` : `no kernels (${e.note ?? 'none embedded'})`;
+  const driver = cuda.driverVersion ? `driver ${Math.floor(cuda.driverVersion / 1000)}.${(cuda.driverVersion % 1000) / 10}` : '';
+  const gpus = cuda.devices.map(
+    (d) =>
+      `#${d.ordinal} ${d.name} (sm ${d.computeCapability}, ${d.multiprocessors} SMs, ` +
+      `${(d.totalMemory / 2 ** 30).toFixed(1)} GiB${d.runnable ? (d.usesPtx ? ', PTX JIT' : '') : `, not usable: ${d.reason}`})`,
+  );
+  const head = cuda.available ? 'available' : `not used: ${cuda.reason}`;
+  return [head, driver, gpus.join('; '), kernels].filter(Boolean).join(' | ');
 }
 
 const yes = (b: boolean | undefined) => (b ? 'yes' : 'no');
@@ -126,13 +89,7 @@ export function doctorCommand(): Command {
         ['ISA in use', `${info.isa}${process.env.INT8RT_ISA ? ` (INT8RT_ISA=${process.env.INT8RT_ISA})` : ''}`],
         ['int8 products', int8Path(info)],
         ['threads', `engines use ${threads} intra-op thread(s) unless intraOpThreads / --threads says otherwise`],
-        [
-          'CUDA',
-          cuda.driver || cuda.libcuda || cuda.gpus.length
-            ? `driver ${cuda.driver ?? 'not loaded'}, libcuda.so.1 ${cuda.libcuda ?? 'not found'}, ` +
-              `GPU ${cuda.gpus.join(', ') || 'none listed'}: ${cuda.note}`
-            : cuda.note,
-        ],
+        ['CUDA', cudaLine(cuda)],
         ...kernels.map((k): [string, string] => [
           `kernels ${k.precision}`,
           `${k.kernels} kernel(s) for ${k.ops.length} op(s)${o.kernels ? '' : ' (--kernels lists them)'}`,
