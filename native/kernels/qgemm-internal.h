@@ -84,6 +84,9 @@ struct Block {
 
 // Packs B[0..K) x [n0, n0 + nc) (row-major, ldb) into the layout above.
 using PackBFn = void (*)(const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_t nc, void* dst);
+// The same block of an implicit im2col B (QIm2col, K = C * kh * kw rows), read straight from the image: the bytes
+// PackBFn writes for the materialised matrix.
+using PackBIm2colFn = void (*)(const QIm2col& src, int64_t n0, int64_t nc, void* dst);
 
 struct Kernels {
   const char* name;  // "qgemm_s8_avx2_6x16"
@@ -101,6 +104,9 @@ struct Kernels {
   // consecutive packed elements, the same layout with 2-byte elements. The weights stay int8 at rest, and the
   // widening is spread over all the columns of a B block. Blocking then counts the A block in int16.
   void (*widen_a)(const int8_t* src, int64_t n, int16_t* dst);
+  // Null, or the family's fused im2col packer. Without one the driver builds each 16-column panel's im2col rows in
+  // a small per-thread buffer (im2col_panel_rows below) and packs it with pack_b.
+  PackBIm2colFn pack_b_im2col;
 };
 
 // Zero bytes qpack_a appends to the packed A, for vector loads that run past its last panel.
@@ -138,6 +144,75 @@ void set_fallback_for_testing(bool on);
 // scalar family's packer, and the ISA packers' tails (the last partial k group, the last partial panel).
 void pack_b_portable(Elem elem, int kgroup, const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_t nc,
                      int64_t g0, int64_t g1, int64_t j0, int64_t j1, void* dst);
+
+// Implicit im2col (QIm2col). For each tap row ky, the output rows oy in [ylo, yhi) read an input row inside the
+// image; for each tap column kx, the output columns ox in [xlo, xhi) read an input column inside it. A panel's (at
+// most 16) columns n = oy * OW + ox split into segments of consecutive ox on one output row.
+struct Im2colTaps {
+  std::vector<int64_t> ylo, yhi, xlo, xhi;
+};
+static inline int64_t im2col_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static inline void im2col_taps(const QIm2col& s, Im2colTaps* t) {
+  const auto range = [](int64_t in, int64_t out, int64_t st, int64_t off, int64_t* lo, int64_t* hi) {
+    // out index o reads o * st + off: inside when 0 <= o * st + off <= in - 1.
+    const int64_t a = -im2col_floor_div(off, st);  // ceil(-off / st)
+    const int64_t b = im2col_floor_div(in - 1 - off, st) + 1;
+    *lo = a < 0 ? 0 : (a > out ? out : a);
+    *hi = b < *lo ? *lo : (b > out ? out : b);
+  };
+  t->ylo.resize(size_t(s.kh));
+  t->yhi.resize(size_t(s.kh));
+  t->xlo.resize(size_t(s.kw));
+  t->xhi.resize(size_t(s.kw));
+  for (int64_t ky = 0; ky < s.kh; ky++)
+    range(s.IH, s.OH, s.sh, ky * s.dh - s.pt, &t->ylo[size_t(ky)], &t->yhi[size_t(ky)]);
+  for (int64_t kx = 0; kx < s.kw; kx++)
+    range(s.IW, s.OW, s.sw, kx * s.dw - s.pl, &t->xlo[size_t(kx)], &t->xhi[size_t(kx)]);
+}
+struct Im2colSeg {
+  int64_t oy, ox0;  // output row, first output column
+  int j0, len;      // panel columns [j0, j0 + len)
+};
+// Segments of block columns [c0, c0 + vc), vc <= 16; returns their number.
+static inline int im2col_segments(const QIm2col& s, int64_t c0, int vc, Im2colSeg* seg) {
+  int n = 0;
+  for (int j = 0; j < vc;) {
+    const int64_t q = c0 + j, oy = q / s.OW, ox = q - oy * s.OW;
+    const int len = int(s.OW - ox < vc - j ? s.OW - ox : vc - j);
+    seg[n++] = Im2colSeg{oy, ox, j, len};
+    j += len;
+  }
+  return n;
+}
+// Input column range [lo, hi) of segment `sg` for tap (ky, kx) as panel columns [*a, *b) (empty: *a == *b), and
+// the input row it reads (when not empty).
+static inline void im2col_seg_cols(const Im2colTaps& t, const Im2colSeg& sg, int64_t ky, int64_t kx, int* a,
+                                   int* b) {
+  if (sg.oy < t.ylo[size_t(ky)] || sg.oy >= t.yhi[size_t(ky)]) {
+    *a = *b = sg.j0;
+    return;
+  }
+  const int64_t lo = sg.ox0 > t.xlo[size_t(kx)] ? sg.ox0 : t.xlo[size_t(kx)];
+  const int64_t e = sg.ox0 + sg.len, hi = e < t.xhi[size_t(kx)] ? e : t.xhi[size_t(kx)];
+  *a = sg.j0 + int(lo - sg.ox0);
+  *b = hi > lo ? sg.j0 + int(hi - sg.ox0) : *a;
+}
+// Row k = (c, ky, kx) of the im2col matrix over a panel's segments into out[0, 16): columns past the segments and
+// taps in the padding are 0. The portable builder behind the staged packing.
+static inline void im2col_panel_row(const QIm2col& s, const Im2colTaps& t, const Im2colSeg* seg, int nseg, int64_t c,
+                                    int64_t ky, int64_t kx, int8_t* out) {
+  for (int j = 0; j < 16; j++) out[j] = 0;
+  const int8_t* plane = s.img + c * s.IH * s.IW;
+  for (int i = 0; i < nseg; i++) {
+    int a, b;
+    im2col_seg_cols(t, seg[i], ky, kx, &a, &b);
+    if (a == b) continue;
+    const int64_t iy = seg[i].oy * s.sh - s.pt + ky * s.dh;
+    const int64_t ox_a = seg[i].ox0 + (a - seg[i].j0);
+    const int8_t* src = plane + iy * s.IW + ox_a * s.sw - s.pl + kx * s.dw;
+    for (int j = a; j < b; j++) out[j] = src[int64_t(j - a) * s.sw];
+  }
+}
 
 // The epilogue on one element, shared by the references and the scalar kernels; the SIMD kernels perform the same
 // operations in the same order (see kernels/qgemm.h). `acc` is the exact product sum.

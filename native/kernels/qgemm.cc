@@ -13,6 +13,10 @@
 // Threads: each task owns a disjoint rectangle of C (a range of 16-column panels, or of MR-row panels when N is too
 // narrow to share) and runs the loop nest on it with its own packing buffer: tasks never synchronise.
 //
+// Convolutions (qgemm_s8_im2col) give B as an image and a QIm2col geometry instead of a matrix: each B block is
+// packed straight from the image, by the family's fused packer (Kernels::pack_b_im2col) or else one 16-column
+// panel at a time through a small im2col buffer and pack_b. The loop nest is the same.
+//
 // N == 1 (a fully connected layer on one sample) runs matrix-vector kernels where the family has them: the packed
 // A is read once, one vector product per k group and row panel instead of a whole tile.
 //
@@ -108,7 +112,7 @@ class ThreadBuffer {
   size_t cap_ = 0;
 };
 
-thread_local ThreadBuffer tl_pack_b, tl_offsets, tl_column, tl_wide_a;
+thread_local ThreadBuffer tl_pack_b, tl_offsets, tl_column, tl_wide_a, tl_stage;
 
 struct Problem {
   const QPackedA* A = nullptr;
@@ -116,6 +120,7 @@ struct Problem {
   int64_t M = 0, N = 0, K = 0, kg = 0;
   const int8_t* B = nullptr;
   int64_t ldb = 0;
+  const QIm2col* im2col = nullptr;  // B is this image's im2col matrix instead (B, ldb unused)
   const int32_t* bias = nullptr;
   Output out;
 };
@@ -128,6 +133,50 @@ int8_t packed_a_value(const Problem& P, int64_t m, int64_t k) {
   return P.A->data[size_t(at)];
 }
 
+// B[k, n], from the matrix or the image.
+int8_t b_value(const Problem& P, int64_t k, int64_t n) {
+  if (!P.im2col) return P.B[k * P.ldb + n];
+  const QIm2col& s = *P.im2col;
+  const int64_t taps = s.kh * s.kw, c = k / taps, ky = (k % taps) / s.kw, kx = k % s.kw;
+  const int64_t oy = n / s.OW, ox = n % s.OW;
+  const int64_t iy = oy * s.sh - s.pt + ky * s.dh, ix = ox * s.sw - s.pl + kx * s.dw;
+  if (iy < 0 || iy >= s.IH || ix < 0 || ix >= s.IW) return 0;
+  return s.img[(c * s.IH + iy) * s.IW + ix];
+}
+
+// Packs B block [n0, n0 + nc) into dst. An im2col B without a fused packer is built one 16-column panel at a time
+// (all K rows x 16 bytes, in a per-thread buffer that stays in L1/L2) and packed with the family's pack_b, which
+// writes that panel exactly where the whole block's packing puts it. False if that buffer cannot be allocated.
+bool pack_block(const Problem& P, int64_t n0, int64_t nc, void* dst) {
+  const Kernels& f = *P.kern;
+  if (!P.im2col) {
+    f.pack_b(P.B, P.ldb, P.K, n0, nc, dst);
+    return true;
+  }
+  const QIm2col& s = *P.im2col;
+  if (f.pack_b_im2col) {
+    f.pack_b_im2col(s, n0, nc, dst);
+    return true;
+  }
+  int8_t* stage = static_cast<int8_t*>(tl_stage.get(size_t(std::max<int64_t>(P.K, 1)) * kNR));
+  if (!stage) return false;
+  qgemm_internal::Im2colTaps taps;
+  qgemm_internal::im2col_taps(s, &taps);
+  qgemm_internal::Im2colSeg seg[kNR];
+  const int64_t panel_bytes = int64_t(kNR) * P.kg * f.kgroup * elem_bytes(f.b_elem);
+  for (int64_t q = 0; q * kNR < nc; q++) {
+    const int vc = int(std::min<int64_t>(kNR, nc - q * kNR));
+    const int nseg = qgemm_internal::im2col_segments(s, n0 + q * kNR, vc, seg);
+    for (int64_t k = 0; k < P.K; k++) {
+      const int64_t taps_n = s.kh * s.kw;
+      qgemm_internal::im2col_panel_row(s, taps, seg, nseg, k / taps_n, (k % taps_n) / s.kw, k % s.kw,
+                                       stage + k * kNR);
+    }
+    f.pack_b(stage, kNR, P.K, 0, vc, static_cast<uint8_t*>(dst) + q * panel_bytes);
+  }
+  return true;
+}
+
 // Scalar loops over the packed A: used only if a packing buffer cannot be allocated (never in practice), so that
 // a failed allocation costs speed, not correctness.
 void fallback_range(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
@@ -136,7 +185,7 @@ void fallback_range(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_
     for (int64_t n = n0; n < n1; n++) {
       uint32_t acc = 0;
       for (int64_t k = 0; k < P.K; k++)
-        acc += uint32_t(int32_t(packed_a_value(P, m, k)) * int32_t(P.B[k * P.ldb + n]));
+        acc += uint32_t(int32_t(packed_a_value(P, m, k)) * int32_t(b_value(P, k, n)));
       if (o.kind == OutKind::kS32) {
         static_cast<int32_t*>(o.c)[m * o.ldc + n] = int32_t(acc);  // no bias in the int32 output
         continue;
@@ -197,7 +246,10 @@ void run_blocks(const Problem& P, int64_t m0, int64_t m1, int64_t n0, int64_t n1
   const void* a0 = one_a_block ? a_block(m0, m1 - m0) : nullptr;
   for (int64_t jc = n0; jc < n1; jc += nc_step) {
     const int64_t nc = std::min(nc_step, n1 - jc);
-    f.pack_b(P.B, P.ldb, P.K, jc, nc, bbuf);
+    if (!pack_block(P, jc, nc, bbuf)) {
+      fallback_range(P, m0, m1, jc, n1);
+      return;
+    }
     for (int64_t ic = m0; ic < m1; ic += mc_step) {
       blk.m0 = ic;
       blk.mc = std::min(mc_step, m1 - ic);
@@ -253,6 +305,23 @@ bool setup(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, void* C, 
   return true;
 }
 
+// setup() for an im2col B: the descriptor must describe A.K rows and a non-empty output.
+bool setup_im2col(const QPackedA& A, const QIm2col& s, void* C, int64_t ldc, Problem* P) {
+  const int64_t lim = int64_t(1) << 31;
+  for (int64_t v : {s.IH, s.IW, s.OH, s.OW, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw})
+    if (v < 1 || v >= lim) return false;
+  if (s.C < 0 || s.C >= lim || s.pt < 0 || s.pl < 0 || s.pt >= lim || s.pl >= lim) return false;
+  if (double(s.C) * double(s.kh) * double(s.kw) != double(A.K) || (A.K > 0 && !s.img)) return false;
+  const int64_t N = s.OH * s.OW;
+  // setup() wants a B; the im2col one has no leading dimension, so it is given as an N-wide matrix.
+  static const int8_t dummy = 0;
+  if (!setup(A, N, &dummy, N, C, ldc, P)) return false;
+  P->B = nullptr;
+  P->ldb = 0;
+  P->im2col = &s;
+  return true;
+}
+
 // Per-row offsets of the accumulators: bias[m] - 128 * row_sums[m] (shifted families), in wrapping int32. In a
 // buffer of the calling thread, which outlives the parallel section. False if it cannot be allocated.
 bool set_offsets(const int32_t* bias, Problem* P) {
@@ -279,8 +348,7 @@ bool run_gemv(const Problem& P, ThreadPool* pool) {
   void* col = g_force_fallback.load(std::memory_order_relaxed)
                   ? nullptr
                   : tl_column.get(size_t(qgemm_internal::packed_b_elems(1, P.kg, f.kgroup) * elem_bytes(f.b_elem)));
-  if (!col) return false;  // the block path then falls back too
-  f.pack_b(P.B, P.ldb, P.K, 0, 1, col);
+  if (!col || !pack_block(P, 0, 1, col)) return false;  // the block path then falls back too
   const int64_t group_bytes_a = int64_t(f.kgroup) * elem_bytes(f.a_elem);
   split(pool, threads_for(P, pool), ceil_div(P.M, f.mr), f.mr, P.M, [&](int64_t m0, int64_t m1) {
     Block blk;
@@ -418,6 +486,29 @@ void qgemm_s8_f32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, fl
   if (!set_epilogue(ep, &P)) return;
   P.out.lo = ep.fmin;
   P.out.hi = ep.fmax;
+  run(P, pool);
+}
+
+void qgemm_s8_im2col(const QPackedA& A, const QIm2col& src, int8_t* C, int64_t ldc, const QEpilogue& ep,
+                     ThreadPool* pool) {
+  Problem P;
+  if (!ep.multiplier || !setup_im2col(A, src, C, ldc, &P)) return;
+  P.out.kind = OutKind::kS8;
+  if (!set_epilogue(ep, &P)) return;
+  qgemm_internal::s8_bounds(ep, &P.out.lo, &P.out.hi);
+  run(P, pool);
+}
+
+bool qgemm_im2col_is_fused(const QPackedA& A) {
+  const Kernels* f = qgemm_internal::kernels_by_id(A.isa);
+  return f && f->pack_b_im2col;
+}
+
+void qgemm_s8_s32_im2col(const QPackedA& A, const QIm2col& src, int32_t* C, int64_t ldc, ThreadPool* pool) {
+  Problem P;
+  if (!setup_im2col(A, src, C, ldc, &P)) return;
+  P.out.kind = OutKind::kS32;
+  if (!set_offsets(nullptr, &P)) return;
   run(P, pool);
 }
 

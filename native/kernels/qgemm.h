@@ -61,6 +61,27 @@ void qgemm_s8_f32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, fl
 void qgemm_s8_s32(const QPackedA& A, int64_t N, const int8_t* B, int64_t ldb, int32_t* C, int64_t ldc,
                   ThreadPool* pool);
 
+// Implicit-im2col B for 2-D convolutions (1-D ones with IH = OH = kh = 1): B[k, n] is the im2col matrix of one image
+// and group, built while B is packed, never stored. Row k = (c * kh + ky) * kw + kx (channel, tap), column
+// n = oy * OW + ox (output pixel), and B[k, n] = img[c][iy][ix] with iy = oy * sh - pt + ky * dh,
+// ix = ox * sw - pl + kx * dw, or 0 when (iy, ix) falls into the padding (exact for int8 with zero point 0). This is
+// the index map of conv_params::im2col_2d (ops/conv_params.h), so the GEMM equals qgemm_s8 on that matrix bit for bit.
+struct QIm2col {
+  const int8_t* img = nullptr;  // C planes of IH x IW, contiguous
+  int64_t C = 0, IH = 1, IW = 1, OH = 1, OW = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
+};
+// C (int8, [M, OH * OW], ldc) = requantize(A * B) with B the im2col matrix of `src`; A.K must be C * kh * kw.
+// Nothing is written when the descriptor does not fit A (or has a non-positive size or step).
+void qgemm_s8_im2col(const QPackedA& A, const QIm2col& src, int8_t* C, int64_t ldc, const QEpilogue& ep,
+                     ThreadPool* pool);
+// Whether `A`'s kernel family packs an im2col B straight from the image with its own packer. Without one,
+// qgemm_s8_im2col still works (it builds each 16-column panel's rows in a small buffer, then packs them), but an
+// explicit im2col matrix and qgemm_s8 are then usually faster.
+bool qgemm_im2col_is_fused(const QPackedA& A);
+// The raw int32 accumulators of the same product (tests).
+void qgemm_s8_s32_im2col(const QPackedA& A, const QIm2col& src, int32_t* C, int64_t ldc, ThreadPool* pool);
+
 // Scalar references, the test oracle (unpacked A).
 void qgemm_ref_s32(int64_t M, int64_t N, int64_t K, const int8_t* A, int64_t lda, const int8_t* B, int64_t ldb,
                    int32_t* C, int64_t ldc);

@@ -91,7 +91,7 @@ void pack_b_s16_neon(const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_
 
 const Kernels kNeon = {
     "qgemm_s8_neon_6x16", kNeonId, NeonS16::kMR, 1, Elem::kS16, Elem::kS16, pack_b_s16_neon, block<NeonS16>,
-    gemv<NeonS16>, /*widen_a=*/nullptr,
+    gemv<NeonS16>, /*widen_a=*/nullptr, /*pack_b_im2col=*/nullptr,
 };
 
 }  // namespace

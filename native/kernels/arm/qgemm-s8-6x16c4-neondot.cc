@@ -100,7 +100,7 @@ void pack_b_c4_neon(const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_t
 
 const Kernels kNeonDot = {
     "qgemm_s8_neondot_6x16", kNeonDotId, NeonDot::kMR, 4, Elem::kS8, Elem::kS8, pack_b_c4_neon, block<NeonDot>,
-    gemv<NeonDot>, /*widen_a=*/nullptr,
+    gemv<NeonDot>, /*widen_a=*/nullptr, /*pack_b_im2col=*/nullptr,
 };
 
 }  // namespace

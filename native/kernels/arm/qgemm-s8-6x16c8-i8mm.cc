@@ -123,7 +123,7 @@ void pack_b_c8_neon(const int8_t* B, int64_t ldb, int64_t K, int64_t n0, int64_t
 
 const Kernels kI8mm = {
     "qgemm_s8_i8mm_6x16", kI8mmId, NeonI8mm::kMR, 8, Elem::kS8, Elem::kS8, pack_b_c8_neon, block<NeonI8mm>,
-    gemv<NeonI8mm>, /*widen_a=*/nullptr,
+    gemv<NeonI8mm>, /*widen_a=*/nullptr, /*pack_b_im2col=*/nullptr,
 };
 
 }  // namespace

@@ -147,7 +147,7 @@ void block_scalar(const Block& blk) {
 
 const Kernels kScalar = {
     "qgemm_s8_scalar_4x16", kScalarId, kScalarMR, 1, Elem::kS8, Elem::kS8, pack_b_scalar, block_scalar, nullptr,
-    /*widen_a=*/nullptr,
+    /*widen_a=*/nullptr, /*pack_b_im2col=*/nullptr,
 };
 
 }  // namespace

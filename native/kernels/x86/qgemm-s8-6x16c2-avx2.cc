@@ -107,7 +107,7 @@ void gemv_s8a(const Block& blk) {
 
 const Kernels kAvx2 = {
     "qgemm_s8_avx2_6x16", kAvx2Id, kMR, 2, Elem::kS8, Elem::kS16, pack_b_c2_s16, block<kMR, DotMaddwd>, gemv_s8a,
-    widen_a_s16,
+    widen_a_s16, /*pack_b_im2col=*/nullptr,
 };
 
 }  // namespace

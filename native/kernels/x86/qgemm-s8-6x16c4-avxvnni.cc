@@ -20,8 +20,8 @@ struct DotVnniVex {
 };
 
 const Kernels kAvxVnni = {
-    "qgemm_s8_avxvnni_6x16", kAvxVnniId, 6, 4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted, block<6, DotVnniVex>,
-    gemv<6, DotVnniVex>,        /*widen_a=*/nullptr,
+    "qgemm_s8_avxvnni_6x16", kAvxVnniId, 6, 4, Elem::kS8, Elem::kU8Shifted, pack_b_c4_shifted,
+    block<6, DotVnniVex, true>, gemv<6, DotVnniVex>, /*widen_a=*/nullptr, /*pack_b_im2col=*/nullptr,
 };
 
 }  // namespace

@@ -38,9 +38,30 @@ struct Writer {
   const int8_t* residual;
   int64_t ldr;
   __m256 rmul, lo, hi;
+  float rmul_s, lo_s, hi_s;
   explicit Writer(const Output& o)
       : c(o.c), ldc(o.ldc), offset(o.offset), multiplier(o.multiplier), residual(o.residual), ldr(o.ldr),
-        rmul(_mm256_set1_ps(o.residual_multiplier)), lo(_mm256_set1_ps(o.lo)), hi(_mm256_set1_ps(o.hi)) {}
+        rmul(_mm256_set1_ps(o.residual_multiplier)), lo(_mm256_set1_ps(o.lo)), hi(_mm256_set1_ps(o.hi)),
+        rmul_s(o.residual_multiplier), lo_s(o.lo), hi_s(o.hi) {}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+  // int8 row of 16 columns in one zmm (AVX512-VNNI family): per element the very operations of the ymm path below
+  // (cvtdq2ps, vmulps, vfmadd for the residual, vmaxps/vminps in the same operand order, vcvtps2dq), then vpmovdb
+  // (exact: the values are already in [-128, 127]); a partial row uses masked loads and stores instead of copies.
+  // Half the instructions of two ymm halves joined by packs and a permutation.
+  inline void row16_s8(__m256i x0, __m256i x1, int cols, int64_t m, int64_t n) const {
+    const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(x0), x1, 1);
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), _mm512_set1_ps(multiplier[m]));
+    const __mmask16 k = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+    if (RES) {
+      const __m128i r8 = _mm_maskz_loadu_epi8(k, residual + m * ldr + n);
+      f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8)), _mm512_set1_ps(rmul_s), f);
+    }
+    f = _mm512_min_ps(_mm512_set1_ps(hi_s), _mm512_max_ps(f, _mm512_set1_ps(lo_s)));
+    const __m128i q = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(f));
+    _mm_mask_storeu_epi8(static_cast<int8_t*>(c) + m * ldc + n, k, q);
+  }
+#endif
 
   // Eight float values before the clamp: (float)x * mult, then the residual term with one fused rounding.
   inline __m256 dequant8(__m256i x, __m256 mult, const int8_t* res8) const {
@@ -74,6 +95,12 @@ struct Writer {
       }
       return;
     }
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    if (KIND == OutKind::kS8 && NV == 2) {
+      row16_s8(x[0], x[NV - 1], cols, m, n);
+      return;
+    }
+#endif
     const __m256 mult = _mm256_set1_ps(multiplier[m]);
     const int8_t* res = nullptr;
     alignas(16) int8_t rtmp[W];
@@ -121,22 +148,22 @@ struct Writer {
     }
   }
 
-  // Column n = 0 of rows [m, m + rows) (rows <= 8) from lane r of acc = raw accumulator of row m + r: the N == 1
-  // write-back, with the same vector operations as row().
-  inline void column(__m256i acc, int rows, int64_t m) const {
+  // Column n of rows [m, m + rows) (rows <= 8) from lane r of acc = raw accumulator of row m + r: the N == 1
+  // write-back (and that of a one-column tail panel), with the same vector operations as row().
+  inline void column(__m256i acc, int rows, int64_t m, int64_t n = 0) const {
     alignas(32) int32_t off[8] = {0};
     alignas(32) float mul[8] = {0};
     alignas(16) int8_t res[8] = {0};
     for (int r = 0; r < rows; r++) {
       if (offset) off[r] = offset[m + r];
       if (KIND != OutKind::kS32) mul[r] = multiplier[m + r];
-      if (RES) res[r] = residual[(m + r) * ldr];
+      if (RES) res[r] = residual[(m + r) * ldr + n];
     }
     const __m256i x = _mm256_add_epi32(acc, _mm256_load_si256(reinterpret_cast<const __m256i*>(off)));
     alignas(32) int32_t t[8];
     if (KIND == OutKind::kS32) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(t), x);
-      for (int r = 0; r < rows; r++) static_cast<int32_t*>(c)[(m + r) * ldc] = t[r];
+      for (int r = 0; r < rows; r++) static_cast<int32_t*>(c)[(m + r) * ldc + n] = t[r];
       return;
     }
     __m256 f = dequant8(x, _mm256_load_ps(mul), res);
@@ -144,12 +171,12 @@ struct Writer {
       f = _mm256_min_ps(hi, _mm256_max_ps(lo, f));
       alignas(32) float tf[8];
       _mm256_store_ps(tf, f);
-      for (int r = 0; r < rows; r++) static_cast<float*>(c)[(m + r) * ldc] = tf[r];
+      for (int r = 0; r < rows; r++) static_cast<float*>(c)[(m + r) * ldc + n] = tf[r];
       return;
     }
     f = _mm256_min_ps(hi, _mm256_max_ps(f, lo));
     _mm256_store_si256(reinterpret_cast<__m256i*>(t), _mm256_cvtps_epi32(f));
-    for (int r = 0; r < rows; r++) static_cast<int8_t*>(c)[(m + r) * ldc] = int8_t(t[r]);
+    for (int r = 0; r < rows; r++) static_cast<int8_t*>(c)[(m + r) * ldc + n] = int8_t(t[r]);
   }
 };
 
@@ -192,8 +219,39 @@ inline void tile(int64_t kg, const uint8_t* a, const uint8_t* b, int rows, int c
   }
 }
 
-// B panel outer: it stays in L1 while the block's A panels stream from L2.
+// Column 0 of an 8-wide B panel against one MR-row A panel (rows <= MR <= 8 of it in C), as a matrix-vector
+// product: lane r of the accumulator is row r, one dot-product step per k group instead of MR. A group of the panel
+// is MR rows x 4 bytes side by side, loaded as one ymm: with MR < 8 the load runs into the next group or past the
+// last panel (qpack_a's kAPadBytes), lanes MR..7 ignored; the packed A must have that padding. Four interleaved
+// accumulators hide the dot-product latency. Same sums, same write-back operations: the same bytes as the tile.
 template <int MR, class Dot, class Wr>
+inline void column_tile(int64_t kg, const uint8_t* a, const uint8_t* b, int rows, int64_t m, int64_t n,
+                        const Wr& wr) {
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  int64_t g = 0;
+  for (; g + 4 <= kg; g += 4) {
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; u++) {
+      int32_t b4;
+      std::memcpy(&b4, b + (g + u) * kNRTail * 4, 4);
+      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + (g + u) * MR * 4));
+      acc[u] = Dot::step(acc[u], _mm256_set1_epi32(b4), av);
+    }
+  }
+  for (; g < kg; g++) {
+    int32_t b4;
+    std::memcpy(&b4, b + g * kNRTail * 4, 4);
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + g * MR * 4));
+    acc[0] = Dot::step(acc[0], _mm256_set1_epi32(b4), av);
+  }
+  const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_add_epi32(acc[2], acc[3]));
+  wr.column(sum, rows, m, n);
+}
+
+// B panel outer: it stays in L1 while the block's A panels stream from L2. COL_TAIL: a last panel with a single
+// column (N = 49 = 3 x 16 + 1 on 7x7 planes) runs as matrix-vector products (column_tile) instead of 8-wide tiles
+// that are 7/8 padding; only for families whose block kernel reads qpack_a's padded int8 A.
+template <int MR, class Dot, bool COL_TAIL, class Wr>
 void block_with(const Block& blk, const Wr& wr) {
   const int64_t kg = blk.kg;
   const uint8_t* a = static_cast<const uint8_t*>(blk.a);
@@ -206,45 +264,22 @@ void block_with(const Block& blk, const Wr& wr) {
     for (int64_t i = 0; i < blk.mc; i += MR) {
       const uint8_t* ap = a + (i / MR) * a_panel;
       const int rows = imin(MR, blk.mc - i);
-      if (wide) tile<MR, 2, Dot>(kg, ap, bp, rows, cols, blk.m0 + i, blk.n0 + j, wr);
+      if (COL_TAIL && cols == 1) column_tile<MR, Dot>(kg, ap, bp, rows, blk.m0 + i, blk.n0 + j, wr);
+      else if (wide) tile<MR, 2, Dot>(kg, ap, bp, rows, cols, blk.m0 + i, blk.n0 + j, wr);
       else tile<MR, 1, Dot>(kg, ap, bp, rows, cols, blk.m0 + i, blk.n0 + j, wr);
     }
   }
 }
 
-// N == 1: per row panel, one vector product per k group: lane r of the accumulator is row r of the panel (the
-// panel's group g is 4 bytes per row, MR rows side by side, so one 32-byte load covers it; with MR < 8 the load
-// runs into the next group or past the end, into qpack_a's padding, and lanes MR..7 are ignored). The column's
-// group g is the first 4 bytes of group g of the packed 8-wide panel, broadcast. Four interleaved accumulators
-// hide the dot-product latency.
+// N == 1: column_tile on each row panel (the column packed as an 8-wide panel; its group g is the first 4 bytes of
+// the panel's group g, broadcast).
 template <int MR, class Dot, class Wr>
 void gemv_with(const Block& blk, const Wr& writer) {
   const Wr wr = writer;
-  const int64_t kg = blk.kg;
-  const uint8_t* b = static_cast<const uint8_t*>(blk.b);
-  const int64_t a_panel = int64_t(MR) * kg * 4;
-  for (int64_t i = 0; i < blk.mc; i += MR) {
-    const uint8_t* ap = static_cast<const uint8_t*>(blk.a) + (i / MR) * a_panel;
-    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    int64_t g = 0;
-    for (; g + 4 <= kg; g += 4) {
-#pragma GCC unroll 4
-      for (int u = 0; u < 4; u++) {
-        int32_t b4;
-        std::memcpy(&b4, b + (g + u) * kNRTail * 4, 4);
-        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ap + (g + u) * MR * 4));
-        acc[u] = Dot::step(acc[u], _mm256_set1_epi32(b4), av);
-      }
-    }
-    for (; g < kg; g++) {
-      int32_t b4;
-      std::memcpy(&b4, b + g * kNRTail * 4, 4);
-      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ap + g * MR * 4));
-      acc[0] = Dot::step(acc[0], _mm256_set1_epi32(b4), av);
-    }
-    const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_add_epi32(acc[2], acc[3]));
-    wr.column(sum, imin(MR, blk.mc - i), blk.m0 + i);
-  }
+  const int64_t a_panel = int64_t(MR) * blk.kg * 4;
+  for (int64_t i = 0; i < blk.mc; i += MR)
+    column_tile<MR, Dot>(blk.kg, static_cast<const uint8_t*>(blk.a) + (i / MR) * a_panel,
+                         static_cast<const uint8_t*>(blk.b), imin(MR, blk.mc - i), blk.m0 + i, 0, wr);
 }
 
 // Calls f(writer) with the Writer of the output kind: resolved once per block, not per tile.
@@ -264,9 +299,9 @@ inline void with_writer(const Output& o, const F& f) {
 }
 
 // The block and matrix-vector contracts of kernels/qgemm-internal.h.
-template <int MR, class Dot>
+template <int MR, class Dot, bool COL_TAIL = false>
 void block(const Block& blk) {
-  with_writer(*blk.out, [&](const auto& wr) { block_with<MR, Dot>(blk, wr); });
+  with_writer(*blk.out, [&](const auto& wr) { block_with<MR, Dot, COL_TAIL>(blk, wr); });
 }
 template <int MR, class Dot>
 void gemv(const Block& blk) {
