@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the native core with CMake and runs its C++ kernel and operator tests (GoogleTest, through ctest).
-// Prints `native: N passed, N failed` and exits non-zero on a failure. Without GoogleTest installed
+// Prints `native: N passed, N failed, N skipped` (each skipped group with GoogleTest's reason: the CUDA suites without a
+// GPU, the aarch64 suites on x86) and exits non-zero on a failure. Without GoogleTest installed
 // (Debian: libgtest-dev) it says so and skips, unless INT8RT_REQUIRE_NATIVE_TESTS=1 or CI=true.
 'use strict';
 const { spawnSync } = require('child_process');
@@ -47,6 +48,29 @@ if (!m) {
 const total = Number(m[3]);
 const failed = Number(m[2]);
 if (failed) process.stdout.write(t.out.slice(-4000));
-console.log(`native: ${total - failed} passed, ${failed} failed`);
-fs.writeFileSync(path.join(build, 'summary.json'), JSON.stringify({ passed: total - failed, failed }));
+// ctest counts a GTEST_SKIP()ped test as not failed; the JUnit report marks it status="notrun", and its output holds
+// GoogleTest's "<file>:<line>: Skipped" line followed by the reason.
+const reasons = new Map();  // reason -> suite -> count
+let skipped = 0;
+try {
+  const xml = fs.readFileSync(junit, 'utf8');
+  for (const tc of xml.split('<testcase ').slice(1)) {
+    if (!/status="notrun"/.test(tc.slice(0, tc.indexOf('>')))) continue;
+    skipped++;
+    const name = /name="([^"]*)"/.exec(tc)?.[1] ?? '?';
+    const why = /: Skipped\r?\n([^\n]*)/.exec(tc)?.[1]?.trim() || 'no reason given';
+    const suites = reasons.get(why) ?? new Map();
+    const suite = name.split('.')[0];
+    suites.set(suite, (suites.get(suite) ?? 0) + 1);
+    reasons.set(why, suites);
+  }
+} catch {
+  // no JUnit report: nothing known to be skipped
+}
+console.log(`native: ${total - failed - skipped} passed, ${failed} failed, ${skipped} skipped`);
+for (const [why, suites] of reasons) {
+  const list = [...suites].map(([s, n]) => `${s} x${n}`).join(', ');
+  console.log(`  skipped: ${list}: ${why.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&')}`);
+}
+fs.writeFileSync(path.join(build, 'summary.json'), JSON.stringify({ passed: total - failed - skipped, failed, skipped }));
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: the C++ kernel tests (scripts/test-native.js), then the vitest suites, then one closing line with the
-// totals: `int8rt: N passed, N failed, N skipped`. Suites that need ../shared say when they skip.
+// totals: `int8rt: N passed, N failed, N skipped` (C++ and vitest together). Suites that need ../shared say when
+// they skip; skipped C++ tests are listed with GoogleTest's reason.
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -15,10 +16,11 @@ let skipped = 0;
 const nat = spawnSync(process.execPath, [path.join(__dirname, 'test-native.js')], { cwd: root, encoding: 'utf8' });
 process.stdout.write(nat.stdout || '');
 process.stderr.write(nat.stderr || '');
-const nm = /native: (\d+) passed, (\d+) failed/.exec(nat.stdout || '');
+const nm = /native: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?/.exec(nat.stdout || '');
 if (nm) {
   passed += Number(nm[1]);
   failed += Number(nm[2]);
+  skipped += Number(nm[3] ?? 0);
 } else if (nat.status !== 0) {
   failed += 1;
 }
