@@ -1,3 +1,4 @@
+import { bundleBytesOf, bundleInfo } from './bundle';
 import { asInt8rtError, Int8rtError } from './errors';
 import { native, type EngineHandle, type NativeReportRow, type NativeTensor } from './native';
 import { loadModel } from './onnx/load';
@@ -133,12 +134,18 @@ export class Engine {
     this.outputs = Object.freeze(handle.outputs().map((v) => Object.freeze(v) as ValueInfo));
   }
 
-  /** Loads and builds a model from a file path or the bytes of an .onnx file. */
+  /**
+   * Loads and builds a model from a file path or the bytes of an .onnx file or of a model bundle (`saveBundle`; told
+   * apart by its magic bytes). A bundle carries its precision, calibration and nodePrecision: passing any of these
+   * options with one is an ERR_INT8RT_INVALID_ARGUMENT.
+   */
   static async create(model: string | Uint8Array, options: EngineOptions = {}): Promise<Engine> {
     checkOptions(options);
     if (typeof model !== 'string' && !(model instanceof Uint8Array))
       throw new Int8rtError('ERR_INT8RT_INVALID_ARGUMENT', 'model must be a file path or the bytes of an ONNX model');
     try {
+      const bundle = await bundleBytesOf(model);
+      if (bundle) return await Engine.#fromBundle(bundle, options, model);
       const desc = await loadModel(model);
       const cal = options.calibration;
       if (cal?.modelSha256 && cal.modelSha256 !== desc.sha256)
@@ -164,6 +171,28 @@ export class Engine {
     } catch (e) {
       throw asInt8rtError(e);
     }
+  }
+
+  static async #fromBundle(bundle: Uint8Array, options: EngineOptions, model: string | Uint8Array): Promise<Engine> {
+    for (const key of ['precision', 'calibration', 'nodePrecision'] as const)
+      if (options[key] !== undefined)
+        throw new Int8rtError(
+          'ERR_INT8RT_INVALID_ARGUMENT',
+          `a model bundle carries its own precision, calibration and nodePrecision; '${key}' cannot be given with ` +
+            'one (make another bundle with the options wanted)',
+        );
+    const info = bundleInfo(bundle);
+    const handle = await native().createEngine(bundle, {
+      intraOpThreads: options.intraOpThreads ?? 0,
+      device: options.device ?? 'cpu',
+      deviceId: options.deviceId ?? 0,
+    });
+    const engine = new Engine(handle);
+    engine.#requestedDevice = options.device ?? 'cpu';
+    engine.#precision = info.precision as Precision;
+    if (typeof model === 'string') engine.#model = model;
+    if (engine.#precision === 'int8' || engine.#precision === 'int8-dynamic') await engine.#checkInt8Coverage();
+    return engine;
   }
 
   get inputNames(): string[] {

@@ -42,3 +42,4 @@ export {
 export { chromeTrace, type ChromeTrace, type TraceEvent } from './profile/trace';
 export { htmlReport, type HtmlReportOptions } from './profile/html';
 export { exportQDQ, type ExportQDQOptions, type ExportQDQModelOptions } from './qdq/export';
+export { saveBundle, bundleInfo, isBundle, BUNDLE_MAGIC, type SaveBundleOptions, type BundleInfo } from './bundle';

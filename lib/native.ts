@@ -51,7 +51,8 @@ export interface BuildInfo {
 }
 export interface NativeAddon {
   createEngine(
-    desc: ModelDescription,
+    /** A decoded model, or the bytes of a model bundle (lib/bundle.ts), which brings its own precision options. */
+    desc: ModelDescription | Uint8Array,
     options: {
       intraOpThreads?: number;
       fuseEpilogues?: boolean;
@@ -65,6 +66,23 @@ export interface NativeAddon {
     },
   ): Promise<EngineHandle>;
   buildInfo(): Omit<BuildInfo, 'loadedFrom' | 'cuda'>;
+  /** lib/bundle.ts: the model and options in the bundle format (native/core/model_bundle.h). */
+  saveBundle(
+    desc: ModelDescription,
+    options: {
+      precision?: string;
+      ranges?: Record<string, number>;
+      nodePrecision?: Record<string, string>;
+      modelSha256?: string;
+    },
+  ): Uint8Array;
+  /** A bundle's options (its OPTS section). */
+  bundleInfo(bytes: Uint8Array): {
+    precision: string;
+    modelSha256: string;
+    ranges: Record<string, number>;
+    nodePrecision: Record<string, string>;
+  };
   cudaInfo?(): CudaInfo;
   cudaEmbedded?(): CudaInfo['embedded'];
 }

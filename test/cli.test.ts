@@ -79,7 +79,7 @@ describe('int8rt: help, version, doctor', () => {
   test('--help lists every command; each command has --help and --json', () => {
     const r = cli('--help');
     expect(r.code).toBe(0);
-    for (const c of ['run', 'calibrate', 'profile', 'report', 'export-qdq', 'doctor']) {
+    for (const c of ['run', 'calibrate', 'profile', 'report', 'export-qdq', 'bundle', 'doctor']) {
       expect(r.stdout).toContain(c);
       const h = cli(c, '--help');
       expect(h.code, c).toBe(0);

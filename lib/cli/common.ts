@@ -2,6 +2,7 @@
 
 import * as fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { bundleBytesOf, bundleInfo } from '../bundle';
 import { Calibration } from '../calibrate';
 import { Engine, type Precision } from '../engine';
 import { CliError, UsageError } from './errors';
@@ -81,6 +82,16 @@ export function checkPrecisionArgs(precisions: readonly Precision[], calib: stri
 
 export async function createEngine(model: string, args: EngineArgs, calibration?: Calibration): Promise<Engine> {
   checkFile(model, 'model file');
+  // A bundle (lib/bundle.ts) carries its precision and calibration: -p may only restate it (fp32 is the default).
+  const bundle = await bundleBytesOf(model);
+  if (bundle) {
+    const own = bundleInfo(bundle).precision;
+    if (args.calib !== undefined || calibration)
+      throw new UsageError(`'${model}' is a bundle, which carries its own calibration: drop --calib`);
+    if (args.precision !== 'fp32' && args.precision !== own)
+      throw new UsageError(`'${model}' is a ${own} bundle; for ${args.precision}, make another with int8rt bundle -p`);
+    return Engine.create(bundle, { intraOpThreads: args.threads });
+  }
   if (args.precision === 'int8' && !calibration && args.calib) calibration = await loadCalibration(args.calib, model);
   return Engine.create(model, {
     precision: args.precision,

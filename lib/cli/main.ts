@@ -1,4 +1,4 @@
-// The int8rt command line (bin/int8rt.js): run, calibrate, profile, report, export-qdq, doctor.
+// The int8rt command line (bin/int8rt.js): run, calibrate, profile, report, export-qdq, bundle, doctor.
 //
 // Every command has --help and --json. A user mistake (a missing file, a bad flag or value, an unreadable tensor
 // file, a model int8rt refuses) ends with one line on stderr, `int8rt: error: <message>`, and a nonzero exit code:
@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Int8rtError } from '../errors';
 import { packageRoot } from '../native';
+import { bundleCommand } from './commands/bundle';
 import { calibrateCommand } from './commands/calibrate';
 import { doctorCommand } from './commands/doctor';
 import { exportQdqCommand } from './commands/export-qdq';
@@ -40,7 +41,15 @@ export function program(): Command {
     })
     .addHelpText('after', '\nRun `int8rt <command> --help` for a command\'s options.');
   // Subcommands made with `new Command` do not inherit these settings from addCommand; copy them.
-  for (const make of [runCommand, calibrateCommand, profileCommand, reportCommand, exportQdqCommand, doctorCommand]) {
+  for (const make of [
+    runCommand,
+    calibrateCommand,
+    profileCommand,
+    reportCommand,
+    exportQdqCommand,
+    bundleCommand,
+    doctorCommand,
+  ]) {
     const cmd = make();
     cmd.copyInheritedSettings(root);
     root.addCommand(cmd);

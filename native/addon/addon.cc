@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "addon/bundle.h"
 #include "addon/calibrate.h"
 #include "addon/cuda.h"
 #include "addon/profile.h"
@@ -269,8 +270,13 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
     throw to_js_error(env, Status(ErrorCode::kInvalidArgument, "createEngine() needs a model description"));
+  // A Uint8Array is a model bundle (addon/bundle.h): it brings its own precision, ranges and nodePrecision, which
+  // replace any given here (lib/engine.ts refuses such options for a bundle).
   ModelDef model;
-  Status st = model_from_js(info[0].As<Napi::Object>(), &model);
+  BundleOptions bundle;
+  const bool from_bundle = info[0].IsTypedArray();
+  Status st = from_bundle ? model_from_bundle_js(info[0], &model, &bundle)
+                          : model_from_js(info[0].As<Napi::Object>(), &model);
   if (!st.ok()) throw to_js_error(env, st);
   EngineOptions opts;
   DeviceRequest device;
@@ -326,6 +332,7 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
       }
     }
   }
+  if (from_bundle) apply_bundle_options(bundle, &opts);
   auto* w = new BuildWorker(env, std::move(model), opts, std::move(device));
   Napi::Promise p = w->promise();
   w->Queue();
@@ -384,6 +391,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
   register_calibration(env, exports);
   register_cuda(env, exports);
+  register_bundle(env, exports);
   return exports;
 }
 
