@@ -19,8 +19,10 @@
 //   activation runs at the end). The same index map serves im2col and col2im: column-space
 //   pixel c and kernel tap k touch image pixel c*stride - pad + k*dilation (for Conv the column space is the output,
 //   for ConvTranspose it is the input).
+//
+// Attributes, geometry, im2col and the scheduling of column tiles are ops/conv_params.h's, shared with the int8
+// convolutions.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -32,16 +34,18 @@
 #include "core/thread_pool.h"
 #include "kernels/dwconv.h"
 #include "kernels/sgemm.h"
+#include "ops/conv_params.h"
 #include "ops/registry.h"
 
 namespace int8rt {
 namespace {
 
-using dwconv_detail::ceil_div;
-using dwconv_detail::floor_div;
-
-// Attribute values beyond this are refused: they cannot describe a real model and would overflow index math.
-constexpr int64_t kMaxAttr = int64_t(1) << 31;
+using conv_params::AutoPad;
+using conv_params::ceil_div;
+using conv_params::floor_div;
+using conv_params::Geometry;
+using conv_params::Patch2d;
+using conv_params::PatchNd;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fused activation
@@ -161,106 +165,31 @@ Status parse_activation(const NodeDef& node, FusedActivation* act) {
 // ---------------------------------------------------------------------------------------------------------------
 // Attributes and geometry
 
-enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
-
-struct ConvAttrs {
-  AutoPad auto_pad = AutoPad::kNotSet;
-  int64_t group = 1;
-  std::vector<int64_t> kernel_shape, strides, dilations, pads;  // empty when absent
-  std::vector<int64_t> output_padding, output_shape;            // ConvTranspose only
+// ConvTranspose's attributes: Conv's and the two that set its output size.
+struct ConvTransposeAttrs : conv_params::ConvAttrs {
+  std::vector<int64_t> output_padding, output_shape;
 };
 
-Status check_ints(const NodeDef& node, const char* name, const std::vector<int64_t>& v, int64_t min_value) {
-  for (int64_t x : v)
-    if (x < min_value || x >= kMaxAttr)
-      return shape_error(node, std::string("attribute ") + name + " has out-of-range value " + std::to_string(x));
+Status parse_conv_transpose_attrs(const NodeDef& node, ConvTransposeAttrs* a) {
+  INT8RT_RETURN_IF_ERROR(conv_params::parse_conv_attrs(node, a));
+  a->output_padding = node.attr_ints("output_padding");
+  a->output_shape = node.attr_ints("output_shape");
+  INT8RT_RETURN_IF_ERROR(conv_params::check_attr_ints(node, "output_padding", a->output_padding, 0));
+  INT8RT_RETURN_IF_ERROR(conv_params::check_attr_ints(node, "output_shape", a->output_shape, 0));
   return Status::OK();
 }
 
-Status parse_conv_attrs(const NodeDef& node, bool transpose, ConvAttrs* a) {
-  std::string ap = node.attr_string("auto_pad", "NOTSET");
-  if (ap == "NOTSET" || ap.empty())
-    a->auto_pad = AutoPad::kNotSet;
-  else if (ap == "SAME_UPPER")
-    a->auto_pad = AutoPad::kSameUpper;
-  else if (ap == "SAME_LOWER")
-    a->auto_pad = AutoPad::kSameLower;
-  else if (ap == "VALID")
-    a->auto_pad = AutoPad::kValid;
-  else
-    return shape_error(node, "unknown auto_pad '" + ap + "'");
-  a->group = node.attr_int("group", 1);
-  if (a->group < 1 || a->group >= kMaxAttr) return shape_error(node, "group must be >= 1");
-  a->kernel_shape = node.attr_ints("kernel_shape");
-  a->strides = node.attr_ints("strides");
-  a->dilations = node.attr_ints("dilations");
-  a->pads = node.attr_ints("pads");
-  INT8RT_RETURN_IF_ERROR(check_ints(node, "kernel_shape", a->kernel_shape, 1));
-  INT8RT_RETURN_IF_ERROR(check_ints(node, "strides", a->strides, 1));
-  INT8RT_RETURN_IF_ERROR(check_ints(node, "dilations", a->dilations, 1));
-  INT8RT_RETURN_IF_ERROR(check_ints(node, "pads", a->pads, 0));
-  if (a->pads.size() % 2 != 0) return shape_error(node, "pads must hold a begin and an end value per spatial axis");
-  if (transpose) {
-    a->output_padding = node.attr_ints("output_padding");
-    a->output_shape = node.attr_ints("output_shape");
-    INT8RT_RETURN_IF_ERROR(check_ints(node, "output_padding", a->output_padding, 0));
-    INT8RT_RETURN_IF_ERROR(check_ints(node, "output_shape", a->output_shape, 0));
-  }
-  return Status::OK();
-}
-
-// One run's shapes. For Conv `in` is X's spatial shape and `out` Y's; the same for ConvTranspose.
-struct Geometry {
-  int nsp = 0;            // spatial rank
-  int64_t N = 0, C = 0, M = 0, group = 1;  // batch, input channels, output channels
-  std::vector<int64_t> in, out, k, s, d, pb, pe;
-  int64_t in_size = 1, out_size = 1, k_size = 1;
+// A run's inputs: X, W, the optional bias B and the optional fused residual R (input 3, set by the graph passes).
+struct ConvInputs {
+  const Tensor *X = nullptr, *W = nullptr, *B = nullptr, *R = nullptr;
 };
 
-// Kernel shape, strides, dilations and explicit pads for `nsp` spatial axes, checked against W.
-Status resolve_spatial(const NodeDef& node, const ConvAttrs& a, const Tensor& W, int nsp, Geometry* g) {
-  g->nsp = nsp;
-  g->k.assign(W.dims().begin() + 2, W.dims().end());
-  if (!a.kernel_shape.empty()) {
-    if (a.kernel_shape.size() != size_t(nsp)) return shape_error(node, "kernel_shape has the wrong length");
-    for (int i = 0; i < nsp; i++)
-      if (a.kernel_shape[i] != g->k[i])
-        return shape_error(node, "kernel_shape " + dims_str(a.kernel_shape) + " does not match W " +
-                                     dims_str(W.dims()));
-  }
-  auto per_axis = [&](const std::vector<int64_t>& v, const char* name, std::vector<int64_t>* out) -> Status {
-    if (v.empty()) {
-      out->assign(size_t(nsp), 1);
-      return Status::OK();
-    }
-    if (v.size() != size_t(nsp))
-      return shape_error(node, std::string(name) + " has " + std::to_string(v.size()) + " values for " +
-                                   std::to_string(nsp) + " spatial axes");
-    *out = v;
-    return Status::OK();
-  };
-  INT8RT_RETURN_IF_ERROR(per_axis(a.strides, "strides", &g->s));
-  INT8RT_RETURN_IF_ERROR(per_axis(a.dilations, "dilations", &g->d));
-  g->pb.assign(size_t(nsp), 0);
-  g->pe.assign(size_t(nsp), 0);
-  if (!a.pads.empty() && a.auto_pad == AutoPad::kNotSet) {
-    if (a.pads.size() != size_t(2 * nsp))
-      return shape_error(node, "pads has " + std::to_string(a.pads.size()) + " values for " + std::to_string(nsp) +
-                                   " spatial axes");
-    for (int i = 0; i < nsp; i++) {
-      g->pb[i] = a.pads[i];
-      g->pe[i] = a.pads[i + nsp];
-    }
-  }
-  g->k_size = 1;
-  for (int i = 0; i < nsp; i++) {
-    if (g->k[i] <= 0) return shape_error(node, "W has an empty kernel " + dims_str(W.dims()));
-    g->k_size *= g->k[i];
-  }
-  return Status::OK();
-}
-
-Status check_float_inputs(const NodeDef& node, const Tensor* X, const Tensor* W, const Tensor* B) {
+Status read_float_inputs(OpContext& ctx, ConvInputs* in) {
+  const NodeDef& node = ctx.node();
+  const Tensor* X = in->X = ctx.input(0);
+  const Tensor* W = in->W = ctx.input(1);
+  const Tensor* B = in->B = ctx.input(2);
+  in->R = ctx.input(3);
   if (!X || !W) return shape_error(node, "inputs X and W are required");
   if (X->dtype() != DType::kFloat32 || W->dtype() != DType::kFloat32 || (B && B->dtype() != DType::kFloat32))
     return dtype_error(node, std::string("only float32 is supported, got X ") + dtype_name(X->dtype()) + ", W " +
@@ -271,51 +200,11 @@ Status check_float_inputs(const NodeDef& node, const Tensor* X, const Tensor* W,
   return Status::OK();
 }
 
-Status conv_geometry(const NodeDef& node, const ConvAttrs& a, const Tensor& X, const Tensor& W, Geometry* g) {
-  const int nsp = int(X.rank()) - 2;
-  g->N = X.dim(0);
-  g->C = X.dim(1);
-  g->M = W.dim(0);
-  g->group = a.group;
-  if (g->C % a.group != 0 || W.dim(1) * a.group != g->C)
-    return shape_error(node, "X has " + std::to_string(g->C) + " channels but W " + dims_str(W.dims()) +
-                                 " with group " + std::to_string(a.group) + " expects " +
-                                 std::to_string(W.dim(1) * a.group));
-  if (g->M % a.group != 0)
-    return shape_error(node, "W's output channels (" + std::to_string(g->M) + ") are not divisible by group " +
-                                 std::to_string(a.group));
-  INT8RT_RETURN_IF_ERROR(resolve_spatial(node, a, W, nsp, g));
-  g->in.assign(X.dims().begin() + 2, X.dims().end());
-  g->out.assign(size_t(nsp), 0);
-  g->in_size = g->out_size = 1;
-  for (int i = 0; i < nsp; i++) {
-    const int64_t in = g->in[i], s = g->s[i];
-    const int64_t dk = (g->k[i] - 1) * g->d[i] + 1;
-    int64_t out;
-    if (a.auto_pad == AutoPad::kSameUpper || a.auto_pad == AutoPad::kSameLower) {
-      out = ceil_div(in, s);
-      int64_t total = std::max<int64_t>(0, (out - 1) * s + dk - in);
-      int64_t small = total / 2;
-      g->pb[i] = a.auto_pad == AutoPad::kSameUpper ? small : total - small;
-      g->pe[i] = total - g->pb[i];
-    } else {
-      const int64_t padded = in + g->pb[i] + g->pe[i];
-      if (padded < dk)
-        return shape_error(node, "kernel " + dims_str(g->k) + " (dilated extent " + std::to_string(dk) +
-                                     ") is larger than the padded input " + dims_str(X.dims()) + " on axis " +
-                                     std::to_string(i + 2));
-      out = (padded - dk) / s + 1;
-    }
-    g->out[i] = out;
-    g->in_size *= in;
-    g->out_size *= out;
-  }
-  return Status::OK();
-}
-
-Status conv_transpose_geometry(const NodeDef& node, const ConvAttrs& a, const Tensor& X, const Tensor& W,
+// Geometry of a ConvTranspose: `in` is X's spatial shape and `out` Y's, as for Conv.
+Status conv_transpose_geometry(const NodeDef& node, const ConvTransposeAttrs& a, const Tensor& X, const Tensor& W,
                                Geometry* g) {
   const int nsp = int(X.rank()) - 2;
+  g->nsp = nsp;
   g->N = X.dim(0);
   g->C = X.dim(1);
   g->group = a.group;
@@ -323,7 +212,7 @@ Status conv_transpose_geometry(const NodeDef& node, const ConvAttrs& a, const Te
     return shape_error(node, "W " + dims_str(W.dims()) + " does not match X " + dims_str(X.dims()) + " with group " +
                                  std::to_string(a.group));
   g->M = W.dim(1) * a.group;
-  INT8RT_RETURN_IF_ERROR(resolve_spatial(node, a, W, nsp, g));
+  INT8RT_RETURN_IF_ERROR(conv_params::resolve_spatial(node, a, W.dims(), g));
   std::vector<int64_t> op(size_t(nsp), 0);
   if (!a.output_padding.empty()) {
     if (a.output_padding.size() != size_t(nsp)) return shape_error(node, "output_padding has the wrong length");
@@ -374,85 +263,7 @@ Status conv_transpose_geometry(const NodeDef& node, const ConvAttrs& a, const Te
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// im2col / col2im
-//
-// Column-space pixel c (Conv: output pixel; ConvTranspose: input pixel) and kernel tap k touch image pixel
-// c*stride - pad + k*dilation. Rows of the column matrix are (channel, tap) pairs; columns are a contiguous range
-// [p0, p1) of flattened column-space pixels.
-
-struct Patch2d {
-  int64_t IH = 1, IW = 1;  // image (Conv input / ConvTranspose output)
-  int64_t CH = 1, CW = 1;  // column space (Conv output / ConvTranspose input)
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
-};
-
-// 1-D problems become 2-D ones with a unit height.
-Patch2d make_patch2d(const Geometry& g, bool transpose) {
-  Patch2d p;
-  const std::vector<int64_t>& img = transpose ? g.out : g.in;
-  const std::vector<int64_t>& col = transpose ? g.in : g.out;
-  const int o = g.nsp == 2 ? 1 : 0;  // index of the width axis
-  if (g.nsp == 2) {
-    p.IH = img[0];
-    p.CH = col[0];
-    p.kh = g.k[0];
-    p.sh = g.s[0];
-    p.dh = g.d[0];
-    p.pt = g.pb[0];
-  }
-  p.IW = img[o];
-  p.CW = col[o];
-  p.kw = g.k[o];
-  p.sw = g.s[o];
-  p.dw = g.d[o];
-  p.pl = g.pb[o];
-  return p;
-}
-
-// Column-space x range [lo, hi) within [x0, x1) whose image x for tap kx lies in [0, IW).
-inline void valid_x(const Patch2d& p, int64_t kx, int64_t x0, int64_t x1, int64_t* lo, int64_t* hi) {
-  const int64_t off = kx * p.dw - p.pl;
-  int64_t a = std::max(x0, ceil_div(-off, p.sw));
-  int64_t b = std::min(x1, floor_div(p.IW - 1 - off, p.sw) + 1);
-  *lo = std::min(a, x1);
-  *hi = std::max(b, *lo);
-}
-
-// Rows [r0, r1) of the im2col block for column-space pixels [p0, p1); row r lands at col + r * (p1 - p0).
-// `img` holds the C/group channel planes of one image and group.
-void im2col_2d(const Patch2d& p, const float* img, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* col) {
-  const int64_t ncols = p1 - p0, ktaps = p.kh * p.kw;
-  for (int64_t r = r0; r < r1; r++) {
-    const int64_t c = r / ktaps, ky = (r / p.kw) % p.kh, kx = r % p.kw;
-    const float* plane = img + c * p.IH * p.IW;
-    float* dst = col + r * ncols;
-    int64_t q = p0;
-    while (q < p1) {
-      const int64_t cy = q / p.CW, x0 = q % p.CW, x1 = std::min(p.CW, x0 + (p1 - q));
-      const int64_t iy = cy * p.sh - p.pt + ky * p.dh;
-      float* d = dst - x0;  // d[x] is the entry of column-space x on this row
-      if (iy < 0 || iy >= p.IH) {
-        std::fill(d + x0, d + x1, 0.f);
-      } else {
-        int64_t lo, hi;
-        valid_x(p, kx, x0, x1, &lo, &hi);
-        std::fill(d + x0, d + lo, 0.f);
-        const float* src = plane + iy * p.IW + kx * p.dw - p.pl;  // src[x * sw] is the image pixel of x
-        if (p.sw == 1) {
-          if (hi > lo) std::memcpy(d + lo, src + lo, size_t(hi - lo) * sizeof(float));
-        } else if (p.sw == 2) {  // a constant stride lets g++ vectorise the gather with shuffles
-          for (int64_t x = lo; x < hi; x++) d[x] = src[2 * x];
-        } else {
-          const int64_t s = p.sw;
-          for (int64_t x = lo; x < hi; x++) d[x] = src[x * s];
-        }
-        std::fill(d + hi, d + x1, 0.f);
-      }
-      dst += x1 - x0;
-      q += x1 - x0;
-    }
-  }
-}
+// col2im (ConvTranspose; im2col is conv_params::im2col_2d / im2col_nd, with the same index map)
 
 // ConvTranspose's col2im, gathered per image row so that rows can be filled in parallel: adds into image row `iy`
 // of channel plane `plane` every contribution of the column block that holds column-space rows [cy0, cy1) (all CW
@@ -474,8 +285,8 @@ void col2im_2d_row(const Patch2d& p, const float* col, int64_t cy0, int64_t cy1,
         const float* s0 = crow + kx * ncols;
         const float* s1 = s0 + ncols;
         int64_t lo0, hi0, lo1, hi1;
-        valid_x(p, kx, 0, p.CW, &lo0, &hi0);
-        valid_x(p, kx + 1, 0, p.CW, &lo1, &hi1);
+        conv_params::valid_x(p, kx, 0, p.CW, &lo0, &hi0);
+        conv_params::valid_x(p, kx + 1, 0, p.CW, &lo1, &hi1);
         const int64_t lo = std::max(lo0, lo1), hi = std::max(lo, std::min(hi0, hi1));
         float* d = irow + kx - p.pl;  // d[2x] is tap kx's pixel, d[2x+1] tap kx+1's
         for (int64_t x = lo0; x < std::min(lo, hi0); x++) d[2 * x] += s0[x];
@@ -491,7 +302,7 @@ void col2im_2d_row(const Patch2d& p, const float* col, int64_t cy0, int64_t cy1,
     for (; kx < p.kw; kx++) {
       const float* s = crow + kx * ncols;
       int64_t lo, hi;
-      valid_x(p, kx, 0, p.CW, &lo, &hi);
+      conv_params::valid_x(p, kx, 0, p.CW, &lo, &hi);
       float* d = irow + kx * p.dw - p.pl;
       if (p.sw == 1) {
         for (int64_t x = lo; x < hi; x++) d[x] += s[x];
@@ -503,111 +314,19 @@ void col2im_2d_row(const Patch2d& p, const float* col, int64_t cy0, int64_t cy1,
   }
 }
 
-// The same two for any spatial rank (3-D and up), one element at a time.
-struct PatchNd {
-  int nsp = 0;
-  std::vector<int64_t> img, cols, k, s, d, p;
-  int64_t img_size = 1, k_size = 1;
-};
-
-PatchNd make_patch_nd(const Geometry& g, bool transpose) {
-  PatchNd p;
-  p.nsp = g.nsp;
-  p.img = transpose ? g.out : g.in;
-  p.cols = transpose ? g.in : g.out;
-  p.k = g.k;
-  p.s = g.s;
-  p.d = g.d;
-  p.p = g.pb;
-  p.img_size = transpose ? g.out_size : g.in_size;
-  p.k_size = g.k_size;
-  return p;
-}
-
-// Calls fn(q, image offset or -1) for column-space pixels q in [p0, p1) and tap `kr` (flattened kernel index).
-template <typename Fn>
-void for_each_tap_nd(const PatchNd& p, int64_t kr, int64_t p0, int64_t p1, Fn fn) {
-  const int n = p.nsp;
-  std::vector<int64_t> kidx(static_cast<size_t>(n)), cidx(static_cast<size_t>(n));
-  for (int i = n - 1; i >= 0; i--) {
-    kidx[i] = kr % p.k[i];
-    kr /= p.k[i];
-  }
-  int64_t q = p0;
-  for (int i = n - 1; i >= 0; i--) {
-    cidx[i] = q % p.cols[i];
-    q /= p.cols[i];
-  }
-  for (int64_t c = p0; c < p1; c++) {
-    int64_t off = 0;
-    bool inside = true;
-    for (int i = 0; i < n; i++) {
-      const int64_t x = cidx[i] * p.s[i] - p.p[i] + kidx[i] * p.d[i];
-      if (x < 0 || x >= p.img[i]) {
-        inside = false;
-        break;
-      }
-      off = off * p.img[i] + x;
-    }
-    fn(c, inside ? off : -1);
-    for (int i = n - 1; i >= 0; i--) {
-      if (++cidx[i] < p.cols[i]) break;
-      cidx[i] = 0;
-    }
-  }
-}
-
-void im2col_nd(const PatchNd& p, const float* img, int64_t r0, int64_t r1, int64_t p0, int64_t p1, float* col) {
-  const int64_t ncols = p1 - p0;
-  for (int64_t r = r0; r < r1; r++) {
-    const float* plane = img + (r / p.k_size) * p.img_size;
-    float* dst = col + r * ncols - p0;
-    for_each_tap_nd(p, r % p.k_size, p0, p1, [&](int64_t c, int64_t off) { dst[c] = off >= 0 ? plane[off] : 0.f; });
-  }
-}
-
+// The same for any spatial rank (3-D and up), one element at a time.
 void col2im_nd(const PatchNd& p, const float* col, int64_t m0, int64_t m1, int64_t p0, int64_t p1, float* img) {
   const int64_t ncols = p1 - p0;
+  std::vector<int64_t> idx(2 * static_cast<size_t>(p.nsp));
   for (int64_t m = m0; m < m1; m++) {
     float* plane = img + m * p.img_size;
     for (int64_t kr = 0; kr < p.k_size; kr++) {
       const float* src = col + (m * p.k_size + kr) * ncols - p0;
-      for_each_tap_nd(p, kr, p0, p1, [&](int64_t c, int64_t off) {
+      conv_params::for_each_tap_nd(p, kr, p0, p1, idx.data(), [&](int64_t c, int64_t off) {
         if (off >= 0) plane[off] += src[c];
       });
     }
   }
-}
-
-// Column tile width for a GEMM whose B block has `rows` rows: about kTileBytes of B (it is written by im2col and
-// read back by the GEMM's packing while still in L2), never narrower than kMinCols so the GEMM has enough columns
-// to amortise streaming the packed weights, a multiple of 16 (the microkernel width), tiles of equal width.
-int64_t tile_cols(int64_t rows, int64_t P) {
-  constexpr int64_t kTileBytes = 512 << 10, kMinCols = 128;
-  int64_t nt = kTileBytes / (int64_t(sizeof(float)) * std::max<int64_t>(rows, 1));
-  nt = std::max(kMinCols, nt / 16 * 16);
-  if (nt >= P) return std::max<int64_t>(P, 1);
-  const int64_t tiles = ceil_div(P, nt);
-  nt = (ceil_div(P, tiles) + 15) / 16 * 16;
-  return std::min(nt, P);
-}
-
-// Runs fn(item, task) for items [0, n): in parallel with one task per thread when `parallel` (each task's `task`
-// index owns a scratch slot; items are handed out dynamically), else inline as task 0.
-template <typename Fn>
-void run_items(ThreadPool* pool, int tasks, int64_t n, bool parallel, Fn fn) {
-  if (!parallel || tasks <= 1) {
-    for (int64_t i = 0; i < n; i++) fn(i, int64_t(0));
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  pool->parallel_tasks(tasks, [&](int64_t task) {
-    for (;;) {
-      const int64_t i = next.fetch_add(1);
-      if (i >= n) return;
-      fn(i, task);
-    }
-  });
 }
 
 Status pack_groups(const float* w, int64_t group, int64_t rows, int64_t depth, bool transpose, bool half,
@@ -631,25 +350,80 @@ size_t packed_groups_bytes(const std::vector<PackedA>& groups) {
   return n;
 }
 
+// Checks a constant W before it is packed: float32, rank >= 3, its first axis (Conv: output channels; ConvTranspose:
+// input channels) divisible by group.
+Status check_constant_weights(const NodeDef& node, const Tensor& W, int64_t group, bool transpose) {
+  if (W.dtype() != DType::kFloat32)
+    return dtype_error(node, std::string("only float32 is supported, got W ") + dtype_name(W.dtype()));
+  if (W.rank() < 3) return shape_error(node, "W must have rank >= 3, got " + dims_str(W.dims()));
+  const int64_t channels = W.dim(0);
+  if (channels % group != 0)
+    return shape_error(node, std::string("W's ") + (transpose ? "input" : "output") + " channels (" +
+                                 std::to_string(channels) + ") are not divisible by group " + std::to_string(group));
+  return Status::OK();
+}
+
+// Checks the bias B and the fused residual R (either may be null) against the run's geometry and allocates
+// Y [N, M, out...].
+Status allocate_conv_output(OpContext& ctx, const Geometry& g, const Tensor* B, const Tensor* R, Tensor** Y) {
+  const NodeDef& node = ctx.node();
+  if (B && (B->rank() != 1 || B->dim(0) != g.M))
+    return shape_error(node, "bias " + dims_str(B->dims()) + " must have shape [" + std::to_string(g.M) + "]");
+  Dims ydims{g.N, g.M};
+  ydims.insert(ydims.end(), g.out.begin(), g.out.end());
+  if (R) {
+    if (R->dtype() != DType::kFloat32) return dtype_error(node, "the fused residual must be float32");
+    if (R->dims() != ydims)
+      return shape_error(node, "the fused residual " + dims_str(R->dims()) + " must have the output shape " +
+                                   dims_str(ydims));
+  }
+  return ctx.allocate_output(0, DType::kFloat32, ydims, Y);
+}
+
+// What Conv and ConvTranspose share: the fused activation and W packed per group when it is a constant.
+class PackedConvKernel : public OpKernel {
+ public:
+  // Packed constant weights are all the GEMM paths read (depthwise convolutions read W itself); B stays.
+  bool reads_input_data(size_t i) const override { return i != 1 || packed_.empty(); }
+  size_t weight_bytes() const override { return packed_groups_bytes(packed_); }
+
+  // Reads and checks the inputs, works out the geometry, allocates Y and runs the convolution when Y is not empty.
+  Status compute(OpContext& ctx) const final {
+    ConvInputs in;
+    INT8RT_RETURN_IF_ERROR(read_float_inputs(ctx, &in));
+    Geometry g;
+    INT8RT_RETURN_IF_ERROR(geometry(ctx.node(), *in.X, *in.W, &g));
+    Tensor* Y = nullptr;
+    INT8RT_RETURN_IF_ERROR(allocate_conv_output(ctx, g, in.B, in.R, &Y));
+    if (Y->numel() == 0) return Status::OK();
+    return run(ctx, in, g, Y);
+  }
+
+ protected:
+  // The run's output geometry (Conv's or ConvTranspose's rules).
+  virtual Status geometry(const NodeDef& node, const Tensor& X, const Tensor& W, Geometry* g) const = 0;
+  // The convolution into the allocated, non-empty Y.
+  virtual Status run(OpContext& ctx, const ConvInputs& in, const Geometry& g, Tensor* Y) const = 0;
+
+  FusedActivation act_;
+  std::vector<PackedA> packed_;  // per group, when W is a constant
+  Dims packed_dims_;             // W's dims when packed
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // Conv
 
-class ConvKernel final : public OpKernel {
+class ConvKernel final : public PackedConvKernel {
  public:
   static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
     const NodeDef& node = info.node();
     std::unique_ptr<ConvKernel> k(new ConvKernel());
-    INT8RT_RETURN_IF_ERROR(parse_conv_attrs(node, false, &k->attrs_));
+    INT8RT_RETURN_IF_ERROR(conv_params::parse_conv_attrs(node, &k->attrs_));
     INT8RT_RETURN_IF_ERROR(parse_activation(node, &k->act_));
     if (info.num_inputs() < 2) return shape_error(node, "inputs X and W are required");
     if (const Tensor* W = info.constant_input(1)) {
-      if (W->dtype() != DType::kFloat32)
-        return dtype_error(node, std::string("only float32 is supported, got W ") + dtype_name(W->dtype()));
-      if (W->rank() < 3) return shape_error(node, "W must have rank >= 3, got " + dims_str(W->dims()));
+      INT8RT_RETURN_IF_ERROR(check_constant_weights(node, *W, k->attrs_.group, false));
       const int64_t group = k->attrs_.group, M = W->dim(0);
-      if (M % group != 0)
-        return shape_error(node, "W's output channels (" + std::to_string(M) + ") are not divisible by group " +
-                                     std::to_string(group));
       const bool depthwise = W->dim(1) == 1 && group == M && W->rank() <= 4;
       k->label_ = depthwise ? (use_avx2() ? "conv_fp32_depthwise_avx2" : "conv_fp32_depthwise") : "conv_fp32_gemm";
       const int64_t taps = W->numel() / std::max<int64_t>(M * W->dim(1), 1);
@@ -667,32 +441,9 @@ class ConvKernel final : public OpKernel {
   }
 
   std::string kernel_name() const override { return label_; }
-  // Packed constant weights are all the GEMM path reads (depthwise convolutions read W itself); B stays.
-  bool reads_input_data(size_t i) const override { return i != 1 || packed_.empty(); }
-  size_t weight_bytes() const override { return packed_groups_bytes(packed_); }
 
-  Status compute(OpContext& ctx) const override {
-    const NodeDef& node = ctx.node();
-    const Tensor* X = ctx.input(0);
-    const Tensor* W = ctx.input(1);
-    const Tensor* B = ctx.input(2);
-    const Tensor* R = ctx.input(3);
-    INT8RT_RETURN_IF_ERROR(check_float_inputs(node, X, W, B));
-    Geometry g;
-    INT8RT_RETURN_IF_ERROR(conv_geometry(node, attrs_, *X, *W, &g));
-    if (B && (B->rank() != 1 || B->dim(0) != g.M))
-      return shape_error(node, "bias " + dims_str(B->dims()) + " must have shape [" + std::to_string(g.M) + "]");
-    Dims ydims{g.N, g.M};
-    ydims.insert(ydims.end(), g.out.begin(), g.out.end());
-    if (R) {
-      if (R->dtype() != DType::kFloat32) return dtype_error(node, "the fused residual must be float32");
-      if (R->dims() != ydims)
-        return shape_error(node, "the fused residual " + dims_str(R->dims()) + " must have the output shape " +
-                                     dims_str(ydims));
-    }
-    Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kFloat32, ydims, &Y));
-    if (Y->numel() == 0) return Status::OK();
+  Status run(OpContext& ctx, const ConvInputs& in, const Geometry& g, Tensor* Y) const override {
+    const Tensor *X = in.X, *W = in.W, *B = in.B, *R = in.R;
 
     const float* bias = B ? B->data<float>() : nullptr;
     const float* res = R ? R->data<float>() : nullptr;
@@ -704,22 +455,14 @@ class ConvKernel final : public OpKernel {
   }
 
  private:
+  Status geometry(const NodeDef& node, const Tensor& X, const Tensor& W, Geometry* g) const override {
+    return conv_params::conv_geometry(node, attrs_, X.dims(), W.dims(), g);
+  }
+
   Status depthwise(OpContext& ctx, const Geometry& g, const Tensor& X, const Tensor& W, const float* bias,
                    const float* res, Tensor* Y) const {
-    const Patch2d pp = make_patch2d(g, false);
     DwConvPlane p;
-    p.H = pp.IH;
-    p.W = pp.IW;
-    p.OH = pp.CH;
-    p.OW = pp.CW;
-    p.kh = pp.kh;
-    p.kw = pp.kw;
-    p.sh = pp.sh;
-    p.sw = pp.sw;
-    p.dh = pp.dh;
-    p.dw = pp.dw;
-    p.pad_t = pp.pt;
-    p.pad_l = pp.pl;
+    conv_params::set_plane_geometry(conv_params::make_patch2d(g), &p);
     if (act_.is_clamp()) {
       p.clip_min = act_.lo;
       p.clip_max = act_.hi;
@@ -767,26 +510,20 @@ class ConvKernel final : public OpKernel {
       packed = &local;
     }
 
-    bool pointwise = true;  // 1x1, stride 1, no padding: the input planes are the GEMM's B as they are
-    for (int i = 0; i < g.nsp; i++)
-      pointwise = pointwise && g.k[i] == 1 && g.s[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0;
-    const bool fast2d = g.nsp <= 2;
-    const Patch2d p2 = fast2d ? make_patch2d(g, false) : Patch2d();
-    const PatchNd pn = fast2d ? PatchNd() : make_patch_nd(g, false);
+    const bool pointwise = conv_params::is_pointwise(g);
+    const conv_params::Patches patches = conv_params::make_patches(g);
 
-    const int64_t nt = tile_cols(Kg, P), ntiles = ceil_div(P, nt), items = g.N * G * ntiles;
-    const int threads = pool->num_threads();
-    const bool tile_parallel = threads > 1 && items >= 2 * threads;
-    const int tasks = tile_parallel ? threads : 1;
+    // Column tiles of about 512 KiB of im2col block (conv_params::tile_cols' default budget).
+    const int64_t nt = conv_params::tile_cols(Kg, P, sizeof(float)), ntiles = ceil_div(P, nt), items = g.N * G * ntiles;
+    const conv_params::ItemSchedule sched = conv_params::schedule_items(pool, items);
 
     float* scratch = nullptr;
     if (!pointwise)
-      INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(tasks) * size_t(Kg * nt) * sizeof(float), (void**)&scratch));
+      INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(sched.tasks) * size_t(Kg * nt) * sizeof(float), (void**)&scratch));
 
-    // When tiles run in parallel the GEMM and im2col inside each run single-threaded (no nested parallelism).
-    ThreadPool* inner = tile_parallel ? nullptr : pool;
+    ThreadPool* inner = sched.inner;
     const FusedActivation& act = act_;
-    run_items(pool, tasks, items, tile_parallel, [&](int64_t item, int64_t task) {
+    conv_params::run_items(pool, sched.tasks, items, sched.parallel, [&](int64_t item, int64_t task) {
       const int64_t t = item % ntiles, ng = item / ntiles, n = ng / G, gi = ng % G;
       const int64_t p0 = t * nt, p1 = std::min(P, p0 + nt), ncols = p1 - p0;
       const float* xg = x + (n * g.C + gi * Cg) * g.in_size;
@@ -794,13 +531,7 @@ class ConvKernel final : public OpKernel {
       int64_t ldb = P;
       if (!pointwise) {
         float* col = scratch + task * Kg * nt;
-        const int64_t grain = std::max<int64_t>(1, 8192 / ncols);
-        parallel_for(inner, Kg, grain, [&](int64_t r0, int64_t r1) {
-          if (fast2d)
-            im2col_2d(p2, xg, r0, r1, p0, p1, col);
-          else
-            im2col_nd(pn, xg, r0, r1, p0, p1, col);
-        });
+        conv_params::im2col_block(inner, patches, xg, Kg, p0, p1, std::max<int64_t>(1, 8192 / ncols), col);
         b = col;
         ldb = ncols;
       }
@@ -822,32 +553,24 @@ class ConvKernel final : public OpKernel {
     return Status::OK();
   }
 
-  ConvAttrs attrs_;
-  FusedActivation act_;
-  std::vector<PackedA> packed_;  // per group, when W is a constant
-  Dims packed_dims_;             // W's dims when packed
+  conv_params::ConvAttrs attrs_;
   std::string label_ = "conv_fp32";
 };
 
 // ---------------------------------------------------------------------------------------------------------------
 // ConvTranspose
 
-class ConvTransposeKernel final : public OpKernel {
+class ConvTransposeKernel final : public PackedConvKernel {
  public:
   static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
     const NodeDef& node = info.node();
     std::unique_ptr<ConvTransposeKernel> k(new ConvTransposeKernel());
-    INT8RT_RETURN_IF_ERROR(parse_conv_attrs(node, true, &k->attrs_));
+    INT8RT_RETURN_IF_ERROR(parse_conv_transpose_attrs(node, &k->attrs_));
     INT8RT_RETURN_IF_ERROR(parse_activation(node, &k->act_));
     if (info.num_inputs() < 2) return shape_error(node, "inputs X and W are required");
     if (const Tensor* W = info.constant_input(1)) {
-      if (W->dtype() != DType::kFloat32)
-        return dtype_error(node, std::string("only float32 is supported, got W ") + dtype_name(W->dtype()));
-      if (W->rank() < 3) return shape_error(node, "W must have rank >= 3, got " + dims_str(W->dims()));
+      INT8RT_RETURN_IF_ERROR(check_constant_weights(node, *W, k->attrs_.group, true));
       const int64_t group = k->attrs_.group, C = W->dim(0);
-      if (C % group != 0)
-        return shape_error(node, "W's input channels (" + std::to_string(C) + ") are not divisible by group " +
-                                     std::to_string(group));
       if (W->numel() > 0) {
         k->half_ = fp16_weights_requested(node);
         INT8RT_RETURN_IF_ERROR(
@@ -862,31 +585,9 @@ class ConvTransposeKernel final : public OpKernel {
   std::string kernel_name() const override {
     return half_ ? "conv_transpose_fp16w_gemm_col2im" : "conv_transpose_fp32_gemm_col2im";
   }
-  bool reads_input_data(size_t i) const override { return i != 1 || packed_.empty(); }
-  size_t weight_bytes() const override { return packed_groups_bytes(packed_); }
 
-  Status compute(OpContext& ctx) const override {
-    const NodeDef& node = ctx.node();
-    const Tensor* X = ctx.input(0);
-    const Tensor* W = ctx.input(1);
-    const Tensor* B = ctx.input(2);
-    const Tensor* R = ctx.input(3);  // fused residual, as for Conv
-    INT8RT_RETURN_IF_ERROR(check_float_inputs(node, X, W, B));
-    Geometry g;
-    INT8RT_RETURN_IF_ERROR(conv_transpose_geometry(node, attrs_, *X, *W, &g));
-    if (B && (B->rank() != 1 || B->dim(0) != g.M))
-      return shape_error(node, "bias " + dims_str(B->dims()) + " must have shape [" + std::to_string(g.M) + "]");
-    Dims ydims{g.N, g.M};
-    ydims.insert(ydims.end(), g.out.begin(), g.out.end());
-    if (R) {
-      if (R->dtype() != DType::kFloat32) return dtype_error(node, "the fused residual must be float32");
-      if (R->dims() != ydims)
-        return shape_error(node, "the fused residual " + dims_str(R->dims()) + " must have the output shape " +
-                                     dims_str(ydims));
-    }
-    Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kFloat32, ydims, &Y));
-    if (Y->numel() == 0) return Status::OK();
+  Status run(OpContext& ctx, const ConvInputs& in, const Geometry& g, Tensor* Y) const override {
+    const Tensor *X = in.X, *W = in.W, *B = in.B, *R = in.R;
 
     const int64_t G = g.group, Cg = g.C / G, Mg = g.M / G, Rg = Mg * g.k_size, Pin = g.in_size, Pout = g.out_size;
     const float* x = X->data<float>();
@@ -915,11 +616,12 @@ class ConvTransposeKernel final : public OpKernel {
         INT8RT_RETURN_IF_ERROR(pack_groups(W->data<float>(), G, Rg, Cg, true, false, &local));
         packed = &local;
       }
-      const bool fast2d = g.nsp <= 2;
-      const Patch2d p2 = fast2d ? make_patch2d(g, true) : Patch2d();
-      const PatchNd pn = fast2d ? PatchNd() : make_patch_nd(g, true);
+      const conv_params::Patches patches = conv_params::make_patches(g, true);
+      const bool fast2d = patches.fast2d;
+      const Patch2d& p2 = patches.p2;
+      const PatchNd& pn = patches.pn;
       // Column tiles; in 2-D they hold whole input rows, so col2im can run per output row.
-      int64_t nt = tile_cols(Rg, Pin);
+      int64_t nt = conv_params::tile_cols(Rg, Pin, sizeof(float));
       if (fast2d) nt = std::min(p2.CH, std::max<int64_t>(1, nt / p2.CW)) * p2.CW;
       const int64_t ntiles = ceil_div(Pin, nt);
       float* col = nullptr;
@@ -961,10 +663,11 @@ class ConvTransposeKernel final : public OpKernel {
   }
 
  private:
-  ConvAttrs attrs_;
-  FusedActivation act_;
-  std::vector<PackedA> packed_;
-  Dims packed_dims_;
+  Status geometry(const NodeDef& node, const Tensor& X, const Tensor& W, Geometry* g) const override {
+    return conv_transpose_geometry(node, attrs_, X, W, g);
+  }
+
+  ConvTransposeAttrs attrs_;
   bool half_ = false;  // packed_ holds binary16 weights (precision 'fp16')
 };
 

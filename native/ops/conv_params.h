@@ -1,11 +1,13 @@
-// Conv attribute parsing, output geometry and im2col for any element type, shared by the convolution kernels that
-// live outside ops/conv.cc (the int8 Conv in ops/int8_conv.cc). The rules are the ones ops/conv.cc applies to the
-// float Conv, so that a node planned in int8 has exactly the output shape and padding its float version has:
+// Conv attribute parsing, output geometry, im2col and work scheduling for any element type, shared by every CPU
+// convolution: the float Conv and ConvTranspose (ops/conv.cc), the int8 Conv (ops/int8_conv.cc, ops/int8_dynamic.cc)
+// and QLinearConv / ConvInteger (ops/qlinear_conv.cc), so that a node planned in int8 has exactly the output shape
+// and padding its float version has:
 //   * auto_pad SAME_UPPER / SAME_LOWER: out = ceil(in / stride), the total padding split with the odd element at the
 //     end (SAME_UPPER) or the beginning (SAME_LOWER); VALID: no padding; NOTSET: the explicit `pads`.
 //   * out = (in + pad_begin + pad_end - dilated_kernel) / stride + 1, an error when the kernel does not fit.
-// im2col follows the float Conv's index map: output pixel c and kernel tap k read input pixel
-// c * stride - pad + k * dilation, and taps that fall into the padding read zero (exact for int8 with zero point 0).
+// im2col's index map: column-space pixel c (Conv: an output pixel; ConvTranspose: an input pixel) and kernel tap k
+// touch image pixel c * stride - pad + k * dilation, and taps that fall into the padding read zero (exact for int8
+// with zero point 0).
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -74,7 +76,8 @@ inline Status parse_conv_attrs(const NodeDef& node, ConvAttrs* a) {
   return Status::OK();
 }
 
-// One run's shapes: X [N, C, in...], W [M, C/group, k...], Y [N, M, out...].
+// One run's shapes: X [N, C, in...], Y [N, M, out...]; W [M, C/group, k...] for Conv, [C, M/group, k...] for
+// ConvTranspose.
 struct Geometry {
   int nsp = 0;                             // spatial rank
   int64_t N = 0, C = 0, M = 0, group = 1;  // batch, input channels, output channels
@@ -82,23 +85,10 @@ struct Geometry {
   int64_t in_size = 1, out_size = 1, k_size = 1;
 };
 
-// Geometry of a Conv with input dims `x` and weight dims `w` (both rank >= 3, equal ranks; checked here).
-inline Status conv_geometry(const NodeDef& node, const ConvAttrs& a, const Dims& x, const Dims& w, Geometry* g) {
-  if (x.size() < 3) return shape_error(node, "X must have rank >= 3 (N, C, spatial...), got " + dims_str(x));
-  if (w.size() != x.size())
-    return shape_error(node, "W " + dims_str(w) + " must have the rank of X " + dims_str(x));
-  const int nsp = int(x.size()) - 2;
-  g->nsp = nsp;
-  g->N = x[0];
-  g->C = x[1];
-  g->M = w[0];
-  g->group = a.group;
-  if (g->C % a.group != 0 || w[1] * a.group != g->C)
-    return shape_error(node, "X has " + std::to_string(g->C) + " channels but W " + dims_str(w) + " with group " +
-                                 std::to_string(a.group) + " expects " + std::to_string(w[1] * a.group));
-  if (g->M % a.group != 0)
-    return shape_error(node, "W's output channels (" + std::to_string(g->M) + ") are not divisible by group " +
-                                 std::to_string(a.group));
+// Kernel shape, strides, dilations and explicit pads of `g->nsp` spatial axes, checked against the weight dims `w`
+// (spatial axes from 2 on, for Conv and ConvTranspose alike); sets g->k, s, d, pb, pe and k_size.
+inline Status resolve_spatial(const NodeDef& node, const ConvAttrs& a, const Dims& w, Geometry* g) {
+  const int nsp = g->nsp;
   g->k.assign(w.begin() + 2, w.end());
   if (!a.kernel_shape.empty()) {
     if (a.kernel_shape.size() != size_t(nsp)) return shape_error(node, "kernel_shape has the wrong length");
@@ -135,6 +125,27 @@ inline Status conv_geometry(const NodeDef& node, const ConvAttrs& a, const Dims&
     if (g->k[i] <= 0) return shape_error(node, "W has an empty kernel " + dims_str(w));
     g->k_size *= g->k[i];
   }
+  return Status::OK();
+}
+
+// Geometry of a Conv with input dims `x` and weight dims `w` (both rank >= 3, equal ranks; checked here).
+inline Status conv_geometry(const NodeDef& node, const ConvAttrs& a, const Dims& x, const Dims& w, Geometry* g) {
+  if (x.size() < 3) return shape_error(node, "X must have rank >= 3 (N, C, spatial...), got " + dims_str(x));
+  if (w.size() != x.size())
+    return shape_error(node, "W " + dims_str(w) + " must have the rank of X " + dims_str(x));
+  const int nsp = int(x.size()) - 2;
+  g->nsp = nsp;
+  g->N = x[0];
+  g->C = x[1];
+  g->M = w[0];
+  g->group = a.group;
+  if (g->C % a.group != 0 || w[1] * a.group != g->C)
+    return shape_error(node, "X has " + std::to_string(g->C) + " channels but W " + dims_str(w) + " with group " +
+                                 std::to_string(a.group) + " expects " + std::to_string(w[1] * a.group));
+  if (g->M % a.group != 0)
+    return shape_error(node, "W's output channels (" + std::to_string(g->M) + ") are not divisible by group " +
+                                 std::to_string(a.group));
+  INT8RT_RETURN_IF_ERROR(resolve_spatial(node, a, w, g));
   g->in.assign(x.begin() + 2, x.end());
   g->out.assign(size_t(nsp), 0);
   g->in_size = g->out_size = 1;
@@ -165,28 +176,31 @@ inline Status conv_geometry(const NodeDef& node, const ConvAttrs& a, const Dims&
 
 // ---------------------------------------------------------------------------------------------------------------
 // im2col. Rows of the column matrix are (channel, tap) pairs of one image and group; columns are a contiguous range
-// [p0, p1) of flattened output pixels.
+// [p0, p1) of flattened column-space pixels. For Conv the image is the input and the column space the output; for
+// ConvTranspose (`transpose`: its col2im, ops/conv.cc) the image is the output and the column space the input.
 
 struct Patch2d {
-  int64_t IH = 1, IW = 1;  // input plane
-  int64_t CH = 1, CW = 1;  // output plane (the column space)
+  int64_t IH = 1, IW = 1;  // image plane
+  int64_t CH = 1, CW = 1;  // column-space plane
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
 };
 
 // 1-D problems become 2-D ones with a unit height.
-inline Patch2d make_patch2d(const Geometry& g) {
+inline Patch2d make_patch2d(const Geometry& g, bool transpose = false) {
   Patch2d p;
+  const std::vector<int64_t>& img = transpose ? g.out : g.in;
+  const std::vector<int64_t>& col = transpose ? g.in : g.out;
   const int o = g.nsp == 2 ? 1 : 0;  // index of the width axis
   if (g.nsp == 2) {
-    p.IH = g.in[0];
-    p.CH = g.out[0];
+    p.IH = img[0];
+    p.CH = col[0];
     p.kh = g.k[0];
     p.sh = g.s[0];
     p.dh = g.d[0];
     p.pt = g.pb[0];
   }
-  p.IW = g.in[o];
-  p.CW = g.out[o];
+  p.IW = img[o];
+  p.CW = col[o];
   p.kw = g.k[o];
   p.sw = g.s[o];
   p.dw = g.d[o];
@@ -194,7 +208,25 @@ inline Patch2d make_patch2d(const Geometry& g) {
   return p;
 }
 
-// Output x range [lo, hi) within [x0, x1) whose input x for tap kx lies in [0, IW).
+// The plane geometry of the direct depthwise kernels (DwConvPlane, DwConvS8Plane: kernels/dwconv.h, dwconv-s8.h),
+// which name their fields alike.
+template <typename Plane>
+void set_plane_geometry(const Patch2d& pp, Plane* p) {
+  p->H = pp.IH;
+  p->W = pp.IW;
+  p->OH = pp.CH;
+  p->OW = pp.CW;
+  p->kh = pp.kh;
+  p->kw = pp.kw;
+  p->sh = pp.sh;
+  p->sw = pp.sw;
+  p->dh = pp.dh;
+  p->dw = pp.dw;
+  p->pad_t = pp.pt;
+  p->pad_l = pp.pl;
+}
+
+// Column-space x range [lo, hi) within [x0, x1) whose image x for tap kx lies in [0, IW).
 inline void valid_x(const Patch2d& p, int64_t kx, int64_t x0, int64_t x1, int64_t* lo, int64_t* hi) {
   const int64_t off = kx * p.dw - p.pl;
   const int64_t a = std::max(x0, ceil_div(-off, p.sw));
@@ -216,14 +248,14 @@ void im2col_2d(const Patch2d& p, const T* img, int64_t r0, int64_t r1, int64_t p
     while (q < p1) {
       const int64_t cy = q / p.CW, x0 = q % p.CW, x1 = std::min(p.CW, x0 + (p1 - q));
       const int64_t iy = cy * p.sh - p.pt + ky * p.dh;
-      T* d = dst - x0;  // d[x] is the entry of output x on this row
+      T* d = dst - x0;  // d[x] is the entry of column-space x on this row
       if (iy < 0 || iy >= p.IH) {
         std::fill(d + x0, d + x1, T(0));
       } else {
         int64_t lo, hi;
         valid_x(p, kx, x0, x1, &lo, &hi);
         std::fill(d + x0, d + lo, T(0));
-        const T* src = plane + iy * p.IW + kx * p.dw - p.pl;  // src[x * sw] is the input pixel of output x
+        const T* src = plane + iy * p.IW + kx * p.dw - p.pl;  // src[x * sw] is the image pixel of x
         if (p.sw == 1) {
           if (hi > lo) std::memcpy(d + lo, src + lo, size_t(hi - lo) * sizeof(T));
         } else if (p.sw == 2) {  // a constant stride lets g++ vectorise the gather with shuffles
@@ -247,57 +279,105 @@ struct PatchNd {
   int64_t img_size = 1, k_size = 1;
 };
 
-inline PatchNd make_patch_nd(const Geometry& g) {
+inline PatchNd make_patch_nd(const Geometry& g, bool transpose = false) {
   PatchNd p;
   p.nsp = g.nsp;
-  p.img = g.in;
-  p.cols = g.out;
+  p.img = transpose ? g.out : g.in;
+  p.cols = transpose ? g.in : g.out;
   p.k = g.k;
   p.s = g.s;
   p.d = g.d;
   p.p = g.pb;
-  p.img_size = g.in_size;
+  p.img_size = transpose ? g.out_size : g.in_size;
   p.k_size = g.k_size;
   return p;
 }
 
+// Calls fn(c, image offset or -1 in the padding) for column-space pixels c in [p0, p1) and tap `kr` (flattened
+// kernel index). `idx` is scratch for 2 * nsp indices.
+template <typename Fn>
+void for_each_tap_nd(const PatchNd& p, int64_t kr, int64_t p0, int64_t p1, int64_t* idx, Fn fn) {
+  const int n = p.nsp;
+  int64_t* kidx = idx;
+  int64_t* cidx = idx + n;
+  for (int i = n - 1; i >= 0; i--) {
+    kidx[i] = kr % p.k[size_t(i)];
+    kr /= p.k[size_t(i)];
+  }
+  int64_t q = p0;
+  for (int i = n - 1; i >= 0; i--) {
+    cidx[i] = q % p.cols[size_t(i)];
+    q /= p.cols[size_t(i)];
+  }
+  for (int64_t c = p0; c < p1; c++) {
+    int64_t off = 0;
+    bool inside = true;
+    for (int i = 0; i < n; i++) {
+      const size_t u = size_t(i);
+      const int64_t x = cidx[i] * p.s[u] - p.p[u] + kidx[i] * p.d[u];
+      if (x < 0 || x >= p.img[u]) {
+        inside = false;
+        break;
+      }
+      off = off * p.img[u] + x;
+    }
+    fn(c, inside ? off : int64_t(-1));
+    for (int i = n - 1; i >= 0; i--) {
+      if (++cidx[i] < p.cols[size_t(i)]) break;
+      cidx[i] = 0;
+    }
+  }
+}
+
 template <typename T>
 void im2col_nd(const PatchNd& p, const T* img, int64_t r0, int64_t r1, int64_t p0, int64_t p1, T* col) {
-  const int n = p.nsp;
   const int64_t ncols = p1 - p0;
-  std::vector<int64_t> kidx(static_cast<size_t>(n)), cidx(static_cast<size_t>(n));
+  std::vector<int64_t> idx(2 * static_cast<size_t>(p.nsp));
   for (int64_t r = r0; r < r1; r++) {
     const T* plane = img + (r / p.k_size) * p.img_size;
     T* dst = col + (r - r0) * ncols - p0;
-    int64_t kr = r % p.k_size;
-    for (int i = n - 1; i >= 0; i--) {
-      kidx[size_t(i)] = kr % p.k[size_t(i)];
-      kr /= p.k[size_t(i)];
-    }
-    int64_t q = p0;
-    for (int i = n - 1; i >= 0; i--) {
-      cidx[size_t(i)] = q % p.cols[size_t(i)];
-      q /= p.cols[size_t(i)];
-    }
-    for (int64_t c = p0; c < p1; c++) {
-      int64_t off = 0;
-      bool inside = true;
-      for (int i = 0; i < n; i++) {
-        const size_t u = size_t(i);
-        const int64_t x = cidx[u] * p.s[u] - p.p[u] + kidx[u] * p.d[u];
-        if (x < 0 || x >= p.img[u]) {
-          inside = false;
-          break;
-        }
-        off = off * p.img[u] + x;
-      }
-      dst[c] = inside ? plane[off] : T(0);
-      for (int i = n - 1; i >= 0; i--) {
-        if (++cidx[size_t(i)] < p.cols[size_t(i)]) break;
-        cidx[size_t(i)] = 0;
-      }
-    }
+    for_each_tap_nd(p, r % p.k_size, p0, p1, idx.data(),
+                    [&](int64_t c, int64_t off) { dst[c] = off >= 0 ? plane[off] : T(0); });
   }
+}
+
+// 1x1, stride 1, no padding: the input planes are the GEMM's B as they are (no im2col).
+inline bool is_pointwise(const Geometry& g) {
+  bool pointwise = true;
+  for (int i = 0; i < g.nsp; i++)
+    pointwise = pointwise && g.k[i] == 1 && g.s[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0;
+  return pointwise;
+}
+
+// The patch description of a run: the strided 2-D code for 1-D/2-D convolutions, the N-D one for the rest.
+struct Patches {
+  bool fast2d = true;
+  Patch2d p2;
+  PatchNd pn;
+};
+
+inline Patches make_patches(const Geometry& g, bool transpose = false) {
+  Patches pt;
+  pt.fast2d = g.nsp <= 2;
+  if (pt.fast2d)
+    pt.p2 = make_patch2d(g, transpose);
+  else
+    pt.pn = make_patch_nd(g, transpose);
+  return pt;
+}
+
+// The im2col block of rows [0, rows) for column-space pixels [p0, p1) into col (rows x (p1 - p0)), the rows split
+// over `pool` in chunks of at least `grain`.
+template <typename T>
+void im2col_block(ThreadPool* pool, const Patches& pt, const T* img, int64_t rows, int64_t p0, int64_t p1,
+                  int64_t grain, T* col) {
+  const int64_t ncols = p1 - p0;
+  parallel_for(pool, rows, grain, [&](int64_t r0, int64_t r1) {
+    if (pt.fast2d)
+      im2col_2d(pt.p2, img, r0, r1, p0, p1, col + r0 * ncols);
+    else
+      im2col_nd(pt.pn, img, r0, r1, p0, p1, col + r0 * ncols);
+  });
 }
 
 // Column tile width for a GEMM whose B block has `rows` rows of `elem_size`-byte elements: about `tile_bytes` of B
@@ -311,6 +391,24 @@ inline int64_t tile_cols(int64_t rows, int64_t P, int64_t elem_size, int64_t til
   const int64_t tiles = ceil_div(P, nt);
   nt = (ceil_div(P, tiles) + 15) / 16 * 16;
   return std::min(nt, P);
+}
+
+// How a run's independent work items (image, group[, column tile]) share the pool: in parallel, one task per
+// thread, when there are at least two items per thread; otherwise one at a time, with the work inside each item
+// threaded (`inner`; null when the items run in parallel: no nested parallelism).
+struct ItemSchedule {
+  bool parallel = false;
+  int tasks = 1;
+  ThreadPool* inner = nullptr;
+};
+
+inline ItemSchedule schedule_items(ThreadPool* pool, int64_t items) {
+  ItemSchedule s;
+  const int threads = pool ? pool->num_threads() : 1;
+  s.parallel = threads > 1 && items >= 2 * threads;
+  s.tasks = s.parallel ? threads : 1;
+  s.inner = s.parallel ? nullptr : pool;
+  return s;
 }
 
 // Runs fn(item, task) for items [0, n): in parallel with `tasks` tasks when `parallel` (each task index owns a

@@ -135,20 +135,8 @@ class ConvS8Kernel final : public OpKernel {
  private:
   Status depthwise(OpContext& ctx, const conv_params::Geometry& g, const Tensor& X, const int8_t* res,
                    Tensor* Y) const {
-    const conv_params::Patch2d pp = conv_params::make_patch2d(g);
     DwConvS8Plane p;
-    p.H = pp.IH;
-    p.W = pp.IW;
-    p.OH = pp.CH;
-    p.OW = pp.CW;
-    p.kh = pp.kh;
-    p.kw = pp.kw;
-    p.sh = pp.sh;
-    p.sw = pp.sw;
-    p.dh = pp.dh;
-    p.dw = pp.dw;
-    p.pad_t = pp.pt;
-    p.pad_l = pp.pl;
+    conv_params::set_plane_geometry(conv_params::make_patch2d(g), &p);
     p.qmin = qmin_;
     p.qmax = qmax_;
     const int64_t C = g.C, P = g.out_size, in_size = g.in_size, taps = g.k_size, planes = g.N * C;
@@ -196,30 +184,23 @@ class ConvS8Kernel final : public OpKernel {
       return Status::OK();
     }
 
-    bool pointwise = true;  // 1x1, stride 1, no padding: the input planes are the GEMM's B as they are
-    for (int i = 0; i < g.nsp; i++)
-      pointwise = pointwise && g.k[i] == 1 && g.s[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0;
-    const bool fast2d = g.nsp <= 2;
-    if (fast2d && !pointwise && Cg >= kImplicitMinChannels && qgemm_im2col_is_fused(packed_[0]))
+    const bool pointwise = conv_params::is_pointwise(g);
+    if (g.nsp <= 2 && !pointwise && Cg >= kImplicitMinChannels && qgemm_im2col_is_fused(packed_[0]))
       return implicit_gemm_conv(ctx, g, X, res, Y);
-    const conv_params::Patch2d p2 = fast2d ? conv_params::make_patch2d(g) : conv_params::Patch2d();
-    const conv_params::PatchNd pn = fast2d ? conv_params::PatchNd() : conv_params::make_patch_nd(g);
+    const conv_params::Patches patches = conv_params::make_patches(g);
 
     // int8 columns are a quarter of the float ones: the same cache budget holds tiles 4x wider, which we halve to
     // keep enough tiles for the threads.
     const int64_t nt = conv_params::tile_cols(Kg, P, 1, 256 << 10), ntiles = ceil_div(P, nt);
     const int64_t items = g.N * G * ntiles;
-    const int threads = pool->num_threads();
-    const bool tile_parallel = threads > 1 && items >= 2 * threads;
-    const int tasks = tile_parallel ? threads : 1;
+    const conv_params::ItemSchedule sched = conv_params::schedule_items(pool, items);
 
     int8_t* scratch = nullptr;
     if (!pointwise)
-      INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(tasks) * size_t(Kg * nt), reinterpret_cast<void**>(&scratch)));
+      INT8RT_RETURN_IF_ERROR(
+          ctx.scratch(size_t(sched.tasks) * size_t(Kg * nt), reinterpret_cast<void**>(&scratch)));
 
-    // When tiles run in parallel the GEMM and im2col inside each run single-threaded (no nested parallelism).
-    ThreadPool* inner = tile_parallel ? nullptr : pool;
-    conv_params::run_items(pool, tasks, items, tile_parallel, [&](int64_t item, int64_t task) {
+    conv_params::run_items(pool, sched.tasks, items, sched.parallel, [&](int64_t item, int64_t task) {
       const int64_t t = item % ntiles, ng = item / ntiles, n = ng / G, gi = ng % G;
       const int64_t p0 = t * nt, p1 = std::min(P, p0 + nt), ncols = p1 - p0;
       const int8_t* xg = x + (n * g.C + gi * Cg) * g.in_size;
@@ -227,30 +208,31 @@ class ConvS8Kernel final : public OpKernel {
       int64_t ldb = P;
       if (!pointwise) {
         int8_t* col = scratch + task * Kg * nt;
-        const int64_t grain = std::max<int64_t>(1, 16384 / ncols);
-        parallel_for(inner, Kg, grain, [&](int64_t r0, int64_t r1) {
-          if (fast2d)
-            conv_params::im2col_2d(p2, xg, r0, r1, p0, p1, col + r0 * ncols);
-          else
-            conv_params::im2col_nd(pn, xg, r0, r1, p0, p1, col + r0 * ncols);
-        });
+        conv_params::im2col_block(sched.inner, patches, xg, Kg, p0, p1, std::max<int64_t>(1, 16384 / ncols), col);
         b = col;
         ldb = ncols;
       }
       const int64_t yoff = (n * g.M + gi * Mg) * P + p0;
-      QEpilogue ep;
-      ep.bias = bias_.data() + gi * Mg;
-      ep.multiplier = multiplier_.data() + gi * Mg;
-      if (res) {
-        ep.residual = res + yoff;
-        ep.ldr = P;
-        ep.residual_multiplier = residual_multiplier_;
-      }
-      ep.qmin = qmin_;
-      ep.qmax = qmax_;
-      qgemm_s8(packed_[size_t(gi)], ncols, b, ldb, y + yoff, P, ep, inner);
+      const QEpilogue ep = group_epilogue(gi * Mg, res, yoff, P);
+      qgemm_s8(packed_[size_t(gi)], ncols, b, ldb, y + yoff, P, ep, sched.inner);
     });
     return Status::OK();
+  }
+
+  // The requantizing epilogue of the output channels from m0 on, whose output block (and residual block) starts at
+  // element yoff with rows `ld` apart.
+  QEpilogue group_epilogue(int64_t m0, const int8_t* res, int64_t yoff, int64_t ld) const {
+    QEpilogue ep;
+    ep.bias = bias_.data() + m0;
+    ep.multiplier = multiplier_.data() + m0;
+    if (res) {
+      ep.residual = res + yoff;
+      ep.ldr = ld;
+      ep.residual_multiplier = residual_multiplier_;
+    }
+    ep.qmin = qmin_;
+    ep.qmax = qmax_;
+    return ep;
   }
 
   // The fused packer computes each tap's loads once per 16/32-column span and reuses them for every channel: with
@@ -282,25 +264,14 @@ class ConvS8Kernel final : public OpKernel {
     int8_t* y = Y->data<int8_t>();
     ThreadPool* pool = ctx.pool();
     const int64_t items = g.N * G;
-    const int threads = pool ? pool->num_threads() : 1;
-    const bool item_parallel = threads > 1 && items >= 2 * threads;
-    ThreadPool* inner = item_parallel ? nullptr : pool;
-    conv_params::run_items(pool, item_parallel ? threads : 1, items, item_parallel, [&](int64_t item, int64_t) {
+    const conv_params::ItemSchedule sched = conv_params::schedule_items(pool, items);
+    conv_params::run_items(pool, sched.tasks, items, sched.parallel, [&](int64_t item, int64_t) {
       const int64_t n = item / G, gi = item % G;
       QIm2col s = src;
       s.img = x + (n * g.C + gi * Cg) * g.in_size;
       const int64_t yoff = (n * g.M + gi * Mg) * P;
-      QEpilogue ep;
-      ep.bias = bias_.data() + gi * Mg;
-      ep.multiplier = multiplier_.data() + gi * Mg;
-      if (res) {
-        ep.residual = res + yoff;
-        ep.ldr = P;
-        ep.residual_multiplier = residual_multiplier_;
-      }
-      ep.qmin = qmin_;
-      ep.qmax = qmax_;
-      qgemm_s8_im2col(packed_[size_t(gi)], s, y + yoff, P, ep, inner);
+      const QEpilogue ep = group_epilogue(gi * Mg, res, yoff, P);
+      qgemm_s8_im2col(packed_[size_t(gi)], s, y + yoff, P, ep, sched.inner);
     });
     return Status::OK();
   }

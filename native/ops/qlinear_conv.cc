@@ -384,30 +384,25 @@ class QConvKernel final : public OpKernel {
         finish(rp, cw, nullptr, zeros.data(), 0, zeros.data(), n, 0, g.M, 0, P, P, Y);
       return Status::OK();
     }
-    bool pointwise = true;
-    for (int i = 0; i < g.nsp; i++)
-      pointwise = pointwise && g.k[i] == 1 && g.s[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0;
-    const bool fast2d = g.nsp <= 2;
-    const conv_params::Patch2d p2 = fast2d ? conv_params::make_patch2d(g) : conv_params::Patch2d();
-    const conv_params::PatchNd pn = fast2d ? conv_params::PatchNd() : conv_params::make_patch_nd(g);
+    const bool pointwise = conv_params::is_pointwise(g);
+    const conv_params::Patches patches = conv_params::make_patches(g);
     const bool s32 = kind_ == ConvKind::kInteger || cw.zw_left;  // raw sums needed (colsums or int32 output)
 
     const int64_t nt = conv_params::tile_cols(Kg, P, 1, 256 << 10), ntiles = ceil_div(P, nt);
     const int64_t items = g.N * G * ntiles;
-    const int threads = pool->num_threads();
-    const bool tile_parallel = threads > 1 && items >= 2 * threads;
-    const int tasks = tile_parallel ? threads : 1;
+    const conv_params::ItemSchedule sched = conv_params::schedule_items(pool, items);
     // Per task: the im2col block, a float/int32 tile of the general epilogue, the column sums.
     const size_t col_bytes = pointwise ? 0 : size_t((Kg * nt + 63) / 64 * 64);
     const size_t tile_bytes = fast ? 0 : size_t(Mg * nt) * 4;
     const size_t sum_bytes = cw.zw_left ? size_t(nt) * 4 : 0;
     const size_t task_bytes = (col_bytes + tile_bytes + sum_bytes + 63) / 64 * 64;
     char* scratch = nullptr;
-    if (task_bytes) INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(tasks) * task_bytes, reinterpret_cast<void**>(&scratch)));
-    ThreadPool* inner = tile_parallel ? nullptr : pool;
+    if (task_bytes)
+      INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(sched.tasks) * task_bytes, reinterpret_cast<void**>(&scratch)));
+    ThreadPool* inner = sched.inner;
     const int8_t* res = rp.residual ? rp.residual->data<int8_t>() : nullptr;
 
-    conv_params::run_items(pool, tasks, items, tile_parallel, [&](int64_t item, int64_t task) {
+    conv_params::run_items(pool, sched.tasks, items, sched.parallel, [&](int64_t item, int64_t task) {
       const int64_t t = item % ntiles, ng = item / ntiles, n = ng / G, gi = ng % G;
       const int64_t p0 = t * nt, p1 = std::min(P, p0 + nt), ncols = p1 - p0;
       char* mine = scratch + size_t(task) * task_bytes;
@@ -416,13 +411,7 @@ class QConvKernel final : public OpKernel {
       int64_t ldb = P;
       if (!pointwise) {
         int8_t* col = reinterpret_cast<int8_t*>(mine);
-        const int64_t grain = std::max<int64_t>(1, 16384 / ncols);
-        parallel_for(inner, Kg, grain, [&](int64_t r0, int64_t r1) {
-          if (fast2d)
-            conv_params::im2col_2d(p2, xg, r0, r1, p0, p1, col + r0 * ncols);
-          else
-            conv_params::im2col_nd(pn, xg, r0, r1, p0, p1, col + r0 * ncols);
-        });
+        conv_params::im2col_block(inner, patches, xg, Kg, p0, p1, std::max<int64_t>(1, 16384 / ncols), col);
         b = col;
         ldb = ncols;
       }
@@ -468,22 +457,10 @@ class QConvKernel final : public OpKernel {
 
   Status run_depthwise(OpContext& ctx, const ConvWeights& cw, const conv_params::Geometry& g, const int8_t* x,
                        const RunParams& rp, bool fast, Tensor* Y) const {
-    const conv_params::Patch2d pp = conv_params::make_patch2d(g);
     const int64_t C = g.C, P = g.out_size, taps = g.k_size, planes = g.N * C;
     ThreadPool* pool = ctx.pool();
     DwConvS8Plane p;
-    p.H = pp.IH;
-    p.W = pp.IW;
-    p.OH = pp.CH;
-    p.OW = pp.CW;
-    p.kh = pp.kh;
-    p.kw = pp.kw;
-    p.sh = pp.sh;
-    p.sw = pp.sw;
-    p.dh = pp.dh;
-    p.dw = pp.dw;
-    p.pad_t = pp.pt;
-    p.pad_l = pp.pl;
+    conv_params::set_plane_geometry(conv_params::make_patch2d(g), &p);
     p.qmin = rp.lo;
     p.qmax = rp.hi;
     // Per task: the direct kernel's workspace, or an int32 row of sums and a float row for the general epilogue.
