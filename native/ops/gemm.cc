@@ -75,6 +75,56 @@ std::vector<float> half_to_float_vector(const Tensor& t) {
   return f;
 }
 
+// The float32 views the engine works on: A, B and Y themselves, or for float16 float32 copies of A and (when
+// `convert_b`; b stays null otherwise) B in scratch and a float32 Y in scratch, which store_half_output converts back.
+struct FloatOperands {
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* y = nullptr;
+};
+
+Status float_operands(OpContext& ctx, const Tensor& A, const Tensor& B, bool half, bool convert_b, Tensor* Y,
+                      FloatOperands* f) {
+  if (!half) {
+    f->a = A.data<float>();
+    f->b = B.data<float>();
+    f->y = Y->data<float>();
+    return Status::OK();
+  }
+  float* t = nullptr;
+  INT8RT_RETURN_IF_ERROR(half_to_float_scratch(ctx, A, &t));
+  f->a = t;
+  if (convert_b) {
+    INT8RT_RETURN_IF_ERROR(half_to_float_scratch(ctx, B, &t));
+    f->b = t;
+  }
+  void* p = nullptr;
+  INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(Y->numel()) * sizeof(float), &p));
+  f->y = static_cast<float*>(p);
+  return Status::OK();
+}
+
+// Y (float16) from the float32 result float_operands staged.
+void store_half_output(const float* y, Tensor* Y) {
+  uint16_t* yh = Y->data<uint16_t>();
+  const int64_t n = Y->numel();
+  for (int64_t i = 0; i < n; i++) yh[i] = float_to_half(y[i]);
+}
+
+// A constant B (float32, K x N as op(B)) packed once. `__fp16_weights` (set by the engine for precision 'fp16'):
+// stored as binary16, computed in float32.
+Status pack_constant_b(const NodeDef& node, const float* b, int64_t ldb, bool trans, int64_t K, int64_t N,
+                       PackedB* out) {
+  const bool half = node.attr_int("__fp16_weights", 0) != 0;
+  return pack_b(b, ldb, trans, K, N, out, half);
+}
+
+// "<op>_fp32_[packed_b_]<engine>", or "<op>_fp16w_packed_b_<engine>" when B is packed as binary16.
+std::string sgemm_op_kernel_name(const char* op, bool has_packed_b, const PackedB& packed_b) {
+  if (has_packed_b && packed_b.half) return std::string(op) + "_fp16w_packed_b_" + sgemm_kernel_name();
+  return std::string(op) + "_fp32_" + (has_packed_b ? "packed_b_" : "") + sgemm_kernel_name();
+}
+
 // Plain-loop product for the element types the engine does not cover: Y[M,N] = op(A) * op(B).
 template <typename T>
 void matmul_loop(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
@@ -151,9 +201,7 @@ class GemmKernel final : public OpKernel {
         b = scaled.data();
       }
       const int64_t Kb = k->trans_b_ ? B->dim(1) : B->dim(0), N = k->trans_b_ ? B->dim(0) : B->dim(1);
-      // `__fp16_weights` (set by the engine for precision 'fp16'): stored as binary16, computed in float32.
-      const bool half = node.attr_int("__fp16_weights", 0) != 0;
-      INT8RT_RETURN_IF_ERROR(pack_b(b, B->dim(1), k->trans_b_, Kb, N, &k->packed_b_, half));
+      INT8RT_RETURN_IF_ERROR(pack_constant_b(node, b, B->dim(1), k->trans_b_, Kb, N, &k->packed_b_));
       k->packed_dtype_ = B->dtype();
       k->has_packed_b_ = true;
     }
@@ -172,10 +220,7 @@ class GemmKernel final : public OpKernel {
     return Status::OK();
   }
 
-  std::string kernel_name() const override {
-    if (has_packed_b_ && packed_b_.half) return std::string("gemm_fp16w_packed_b_") + sgemm_kernel_name();
-    return std::string("gemm_fp32_") + (has_packed_b_ ? "packed_b_" : "") + sgemm_kernel_name();
-  }
+  std::string kernel_name() const override { return sgemm_op_kernel_name("gemm", has_packed_b_, packed_b_); }
   // A constant B is read only through its packing, a constant C only as beta * C (or not at all when beta is 0).
   bool reads_input_data(size_t i) const override {
     if (i == 1) return !has_packed_b_;
@@ -227,24 +272,10 @@ class GemmKernel final : public OpKernel {
     }
 
     const bool half = dt == DType::kFloat16;
-    const float *a = nullptr, *b = nullptr, *c = nullptr;
-    float* y = nullptr;
-    if (half) {
-      float* t = nullptr;
-      INT8RT_RETURN_IF_ERROR(half_to_float_scratch(ctx, *A, &t));
-      a = t;
-      if (!has_packed_b_) {
-        INT8RT_RETURN_IF_ERROR(half_to_float_scratch(ctx, *B, &t));
-        b = t;
-      }
-      void* p = nullptr;
-      INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(M * N) * sizeof(float), &p));
-      y = static_cast<float*>(p);
-    } else {
-      a = A->data<float>();
-      b = B->data<float>();
-      y = Y->data<float>();
-    }
+    FloatOperands f;
+    INT8RT_RETURN_IF_ERROR(float_operands(ctx, *A, *B, half, !has_packed_b_, Y, &f));
+    const float *a = f.a, *b = f.b, *c = nullptr;
+    float* y = f.y;
 
     // The C term as epilogue fields, beta applied.
     GemmEpilogue ep;
@@ -289,10 +320,7 @@ class GemmKernel final : public OpKernel {
       }
       sgemm(trans_a_, trans_b_, M, N, K, alpha_, a, A->dim(1), b, B->dim(1), 0.f, y, N, ep, pool);
     }
-    if (half) {
-      uint16_t* yh = Y->data<uint16_t>();
-      for (int64_t i = 0; i < M * N; i++) yh[i] = float_to_half(y[i]);
-    }
+    if (half) store_half_output(y, Y);
     return Status::OK();
   }
 
@@ -420,9 +448,7 @@ class MatMulKernel final : public OpKernel {
         b = converted.data();
       }
       const int64_t K = B->dim(0), N = B->rank() == 2 ? B->dim(1) : 1;
-      // `__fp16_weights` (set by the engine for precision 'fp16'): stored as binary16, computed in float32.
-      const bool half = node.attr_int("__fp16_weights", 0) != 0;
-      INT8RT_RETURN_IF_ERROR(pack_b(b, N, false, K, N, &k->packed_b_, half));
+      INT8RT_RETURN_IF_ERROR(pack_constant_b(node, b, N, false, K, N, &k->packed_b_));
       k->packed_dims_ = B->dims();
       k->packed_dtype_ = B->dtype();
       k->has_packed_b_ = true;
@@ -431,10 +457,7 @@ class MatMulKernel final : public OpKernel {
     return Status::OK();
   }
 
-  std::string kernel_name() const override {
-    if (has_packed_b_ && packed_b_.half) return std::string("matmul_fp16w_packed_b_") + sgemm_kernel_name();
-    return std::string("matmul_fp32_") + (has_packed_b_ ? "packed_b_" : "") + sgemm_kernel_name();
-  }
+  std::string kernel_name() const override { return sgemm_op_kernel_name("matmul", has_packed_b_, packed_b_); }
   bool reads_input_data(size_t i) const override { return i != 1 || !has_packed_b_; }
   size_t weight_bytes() const override { return vector_bytes(packed_b_.data) + vector_bytes(packed_b_.half_data); }
 
@@ -479,24 +502,10 @@ class MatMulKernel final : public OpKernel {
     if (total == 0) return Status::OK();
     const bool half = dt == DType::kFloat16;
     const bool packed = has_packed_b_ && packed_dtype_ == dt && packed_dims_ == B->dims();
-    const float *a = nullptr, *b = nullptr;
-    float* y = nullptr;
-    if (half) {
-      float* t = nullptr;
-      INT8RT_RETURN_IF_ERROR(half_to_float_scratch(ctx, *A, &t));
-      a = t;
-      if (!packed) {
-        INT8RT_RETURN_IF_ERROR(half_to_float_scratch(ctx, *B, &t));
-        b = t;
-      }
-      void* q = nullptr;
-      INT8RT_RETURN_IF_ERROR(ctx.scratch(size_t(total) * sizeof(float), &q));
-      y = static_cast<float*>(q);
-    } else {
-      a = A->data<float>();
-      b = B->data<float>();
-      y = Y->data<float>();
-    }
+    FloatOperands f;
+    INT8RT_RETURN_IF_ERROR(float_operands(ctx, *A, *B, half, !packed, Y, &f));
+    const float *a = f.a, *b = f.b;
+    float* y = f.y;
     GemmEpilogue ep;
     ep.clip_min = lo_;
     ep.clip_max = hi_;
@@ -518,10 +527,7 @@ class MatMulKernel final : public OpKernel {
         sgemm(false, false, M, N, K, 1.f, a + p.a_off[size_t(q)], K, b + p.b_off[size_t(q)], N, 0.f, y + q * M * N, N,
               ep, pool);
     }
-    if (half) {
-      uint16_t* yh = Y->data<uint16_t>();
-      for (int64_t i = 0; i < total; i++) yh[i] = float_to_half(y[i]);
-    }
+    if (half) store_half_output(y, Y);
     return Status::OK();
   }
 

@@ -18,6 +18,7 @@
 #include "kernels/qgemm.h"
 #include "ops/conv_params.h"
 #include "ops/int8_common.h"
+#include "ops/int8_linear_kernels.h"
 
 namespace int8rt {
 namespace int8ops {
@@ -309,9 +310,26 @@ void transpose_f32(ThreadPool* pool, const float* src, int64_t rows, int64_t col
   });
 }
 
-// y[M, N] = x[M, K] * W + bias, W quantized per output column n as Wt[N, K].
+Status float_input(const OpContext& ctx, size_t i, const Tensor** out) {
+  const Tensor* t = ctx.input(i);
+  if (!t)
+    return Status(ErrorCode::kModel, ctx.node().describe() + ": required input " + std::to_string(i) + " is missing");
+  if (t->dtype() != DType::kFloat32)
+    return dtype_error(ctx.node(), "dynamic int8 kernel takes float32 input " + std::to_string(i) + ", got " +
+                                       dtype_name(t->dtype()));
+  *out = t;
+  return Status::OK();
+}
+
+// y[M, N] = x[M, K] * W + bias, W quantized per output column n as Wt[N, K]; the Gemm and MatMul shells around it
+// are ops/int8_linear_kernels.h's.
 class LinearDyn {
  public:
+  using Elem = float;
+  static constexpr const char* kPrecision = "dynamic int8";
+  static constexpr const char* kKernelTag = "s8_dynamic";
+  static Status input(const OpContext& ctx, size_t i, const Tensor** out) { return float_input(ctx, i, out); }
+
   Status init(const NodeDef& node, const std::vector<float>& wt, std::vector<float> bias, int64_t N, int64_t K) {
     INT8RT_RETURN_IF_ERROR(float_activation_bounds(node, &lo_, &hi_));
     N_ = N;
@@ -376,109 +394,16 @@ class LinearDyn {
   float lo_ = -INFINITY, hi_ = INFINITY;
 };
 
-Status float_input(const OpContext& ctx, size_t i, const Tensor** out) {
-  const Tensor* t = ctx.input(i);
-  if (!t)
-    return Status(ErrorCode::kModel, ctx.node().describe() + ": required input " + std::to_string(i) + " is missing");
-  if (t->dtype() != DType::kFloat32)
-    return dtype_error(ctx.node(), "dynamic int8 kernel takes float32 input " + std::to_string(i) + ", got " +
-                                       dtype_name(t->dtype()));
-  *out = t;
-  return Status::OK();
-}
-
-class GemmDynKernel final : public OpKernel {
- public:
-  static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-    const NodeDef& node = info.node();
-    std::unique_ptr<GemmDynKernel> k(new GemmDynKernel());
-    std::vector<float> wt, bias;
-    int64_t N = 0, K = 0;
-    INT8RT_RETURN_IF_ERROR(gemm_constant_operands(info, "dynamic int8 Gemm", &wt, &bias, &N, &K));
-    INT8RT_RETURN_IF_ERROR(k->lin_.init(node, wt, std::move(bias), N, K));
-    k->N_ = N;
-    k->K_ = K;
-    *out = std::move(k);
-    return Status::OK();
-  }
-
-  std::string kernel_name() const override { return "gemm_s8_dynamic_" + qgemm_kernel_name(); }
-  bool reads_input_data(size_t i) const override { return i == 0; }
-  size_t weight_bytes() const override { return lin_.bytes(); }
-
-  Status compute(OpContext& ctx) const override {
-    const Tensor* X;
-    INT8RT_RETURN_IF_ERROR(float_input(ctx, 0, &X));
-    if (X->rank() != 2 || X->dim(1) != K_)
-      return shape_error(ctx.node(), "A " + dims_str(X->dims()) + " must be [M, " + std::to_string(K_) + "]");
-    Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kFloat32, {X->dim(0), N_}, &Y));
-    return lin_.run(ctx, X->data<float>(), X->dim(0), Y->data<float>());
-  }
-
- private:
-  LinearDyn lin_;
-  int64_t N_ = 0, K_ = 0;
-};
-
-class MatMulDynKernel final : public OpKernel {
- public:
-  static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-    const NodeDef& node = info.node();
-    std::unique_ptr<MatMulDynKernel> k(new MatMulDynKernel());
-    const Tensor* B = info.constant_input(1);
-    if (!B || B->dtype() != DType::kFloat32)
-      return unsupported(node, "dynamic int8 MatMul needs a constant float32 B");
-    if (B->rank() != 1 && B->rank() != 2)
-      return unsupported(node, "dynamic int8 MatMul supports only a 1-D or 2-D B, got " + dims_str(B->dims()));
-    k->b_vector_ = B->rank() == 1;
-    const int64_t K = B->dim(0), N = k->b_vector_ ? 1 : B->dim(1);
-    std::vector<float> wt(size_t(N * K));
-    const float* b = B->data<float>();
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t kk = 0; kk < K; kk++) wt[size_t(n * K + kk)] = b[kk * N + n];
-    INT8RT_RETURN_IF_ERROR(k->lin_.init(node, wt, {}, N, K));
-    k->N_ = N;
-    k->K_ = K;
-    *out = std::move(k);
-    return Status::OK();
-  }
-
-  std::string kernel_name() const override { return "matmul_s8_dynamic_" + qgemm_kernel_name(); }
-  bool reads_input_data(size_t i) const override { return i == 0; }
-  size_t weight_bytes() const override { return lin_.bytes(); }
-
-  Status compute(OpContext& ctx) const override {
-    const Tensor* X;
-    INT8RT_RETURN_IF_ERROR(float_input(ctx, 0, &X));
-    if (X->rank() < 1 || X->dims().back() != K_)
-      return shape_error(ctx.node(),
-                         "A " + dims_str(X->dims()) + " does not match B's " + std::to_string(K_) + " rows");
-    Dims ydims = X->dims();
-    ydims.pop_back();
-    const int64_t M = K_ > 0 ? X->numel() / K_ : dims_numel(ydims);
-    if (!b_vector_) ydims.push_back(N_);
-    Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kFloat32, ydims, &Y));
-    return lin_.run(ctx, X->data<float>(), M, Y->data<float>());
-  }
-
- private:
-  LinearDyn lin_;
-  bool b_vector_ = false;
-  int64_t N_ = 0, K_ = 0;
-};
-
 }  // namespace
 
 Status make_conv_dynamic(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
   return ConvDynKernel::create(info, out);
 }
 Status make_gemm_dynamic(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-  return GemmDynKernel::create(info, out);
+  return LinearOpKernel<LinearDyn, LinearOp::kGemm>::create(info, out);
 }
 Status make_matmul_dynamic(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-  return MatMulDynKernel::create(info, out);
+  return LinearOpKernel<LinearDyn, LinearOp::kMatMul>::create(info, out);
 }
 
 }  // namespace int8ops

@@ -20,6 +20,7 @@
 #include "kernels/qgemm.h"
 #include "ops/int8_common.h"
 #include "ops/int8_dynamic.h"
+#include "ops/int8_linear_kernels.h"
 
 namespace int8rt {
 namespace int8ops {
@@ -52,12 +53,17 @@ void transpose_s8_parallel(ThreadPool* pool, const int8_t* src, int64_t lds, int
   });
 }
 
-// The int8 product of both operators, once the weights are quantized as Wt[N, K] (row n = output column n).
+// The int8 product of both operators, once the weights are quantized as Wt[N, K] (row n = output column n); the
+// operator shells around it are ops/int8_linear_kernels.h's.
 class LinearS8 {
  public:
-  // wt: [N, K] float (alpha already applied); bias: N floats or null.
-  Status init(const NodeDef& node, const std::vector<float>& wt, const std::vector<float>* bias, int64_t N,
-              int64_t K) {
+  using Elem = int8_t;
+  static constexpr const char* kPrecision = "int8";
+  static constexpr const char* kKernelTag = "s8";
+  static Status input(const OpContext& ctx, size_t i, const Tensor** out) { return int8_input(ctx, i, out); }
+
+  // wt: [N, K] float (alpha already applied); bias: N floats or empty.
+  Status init(const NodeDef& node, const std::vector<float>& wt, std::vector<float> bias, int64_t N, int64_t K) {
     float s_x, s_y;
     INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
     INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
@@ -71,7 +77,7 @@ class LinearS8 {
     bias_.assign(size_t(N), 0);
     for (int64_t n = 0; n < N; n++) {
       multiplier_[size_t(n)] = s_x * s_w[size_t(n)] / s_y;
-      if (bias) bias_[size_t(n)] = quantize_bias((*bias)[size_t(n)], s_x, s_w[size_t(n)], K);
+      if (!bias.empty()) bias_[size_t(n)] = quantize_bias(bias[size_t(n)], s_x, s_w[size_t(n)], K);
     }
     if (N > 0 && K > 0) INT8RT_RETURN_IF_ERROR(qpack_a(q.data(), K, N, K, &packed_));
     return Status::OK();
@@ -107,7 +113,6 @@ class LinearS8 {
     return Status::OK();
   }
 
-  std::string kernel_suffix() const { return qgemm_kernel_name(); }
   size_t bytes() const {
     return vector_bytes(packed_.data) + vector_bytes(packed_.row_sums) + vector_bytes(bias_) +
            vector_bytes(multiplier_);
@@ -121,98 +126,14 @@ class LinearS8 {
   int32_t qmin_ = -128, qmax_ = 127;
 };
 
-class GemmS8Kernel final : public OpKernel {
- public:
-  static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-    const NodeDef& node = info.node();
-    std::unique_ptr<GemmS8Kernel> k(new GemmS8Kernel());
-    std::vector<float> wt, bias;
-    int64_t N = 0, K = 0;
-    INT8RT_RETURN_IF_ERROR(gemm_constant_operands(info, "int8 Gemm", &wt, &bias, &N, &K));
-    INT8RT_RETURN_IF_ERROR(k->lin_.init(node, wt, bias.empty() ? nullptr : &bias, N, K));
-    k->N_ = N;
-    k->K_ = K;
-    *out = std::move(k);
-    return Status::OK();
-  }
-
-  std::string kernel_name() const override { return "gemm_s8_" + lin_.kernel_suffix(); }
-  // The weights (and Gemm's C) live on quantized and packed in lin_: only the activation is read.
-  bool reads_input_data(size_t i) const override { return i == 0; }
-  size_t weight_bytes() const override { return lin_.bytes(); }
-
-  Status compute(OpContext& ctx) const override {
-    const NodeDef& node = ctx.node();
-    const Tensor* X;
-    INT8RT_RETURN_IF_ERROR(int8_input(ctx, 0, &X));
-    if (X->rank() != 2 || X->dim(1) != K_)
-      return shape_error(node, "A " + dims_str(X->dims()) + " must be [M, " + std::to_string(K_) + "]");
-    Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kInt8, {X->dim(0), N_}, &Y));
-    return lin_.run(ctx, X->data<int8_t>(), X->dim(0), Y->data<int8_t>());
-  }
-
- private:
-  LinearS8 lin_;
-  int64_t N_ = 0, K_ = 0;
-};
-
-class MatMulS8Kernel final : public OpKernel {
- public:
-  static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-    const NodeDef& node = info.node();
-    std::unique_ptr<MatMulS8Kernel> k(new MatMulS8Kernel());
-    const Tensor* B = info.constant_input(1);
-    if (!B || B->dtype() != DType::kFloat32) return unsupported(node, "int8 MatMul needs a constant float32 B");
-    if (B->rank() != 1 && B->rank() != 2)
-      return unsupported(node, "int8 MatMul supports only a 1-D or 2-D B, got " + dims_str(B->dims()));
-    k->b_vector_ = B->rank() == 1;
-    const int64_t K = B->dim(0), N = k->b_vector_ ? 1 : B->dim(1);
-    std::vector<float> wt(size_t(N * K));
-    const float* b = B->data<float>();
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t kk = 0; kk < K; kk++) wt[size_t(n * K + kk)] = b[kk * N + n];
-    INT8RT_RETURN_IF_ERROR(k->lin_.init(node, wt, nullptr, N, K));
-    k->N_ = N;
-    k->K_ = K;
-    *out = std::move(k);
-    return Status::OK();
-  }
-
-  std::string kernel_name() const override { return "matmul_s8_" + lin_.kernel_suffix(); }
-  // The weights (and Gemm's C) live on quantized and packed in lin_: only the activation is read.
-  bool reads_input_data(size_t i) const override { return i == 0; }
-  size_t weight_bytes() const override { return lin_.bytes(); }
-
-  Status compute(OpContext& ctx) const override {
-    const NodeDef& node = ctx.node();
-    const Tensor* X;
-    INT8RT_RETURN_IF_ERROR(int8_input(ctx, 0, &X));
-    if (X->rank() < 1 || X->dims().back() != K_)
-      return shape_error(node, "A " + dims_str(X->dims()) + " does not match B's " + std::to_string(K_) + " rows");
-    Dims ydims = X->dims();
-    ydims.pop_back();  // [..., M, K] -> [..., M]; a 1-D A ([K]) has no M
-    const int64_t M = K_ > 0 ? X->numel() / K_ : dims_numel(ydims);
-    if (!b_vector_) ydims.push_back(N_);
-    Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kInt8, ydims, &Y));
-    return lin_.run(ctx, X->data<int8_t>(), M, Y->data<int8_t>());
-  }
-
- private:
-  LinearS8 lin_;
-  bool b_vector_ = false;
-  int64_t N_ = 0, K_ = 0;
-};
-
 // Nodes the dynamic int8 planner marked (`__dynamic` = 1) take float activations: ops/int8_dynamic.h.
 Status make_gemm_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
   if (info.node().attr_int("__dynamic", 0)) return make_gemm_dynamic(info, out);
-  return GemmS8Kernel::create(info, out);
+  return LinearOpKernel<LinearS8, LinearOp::kGemm>::create(info, out);
 }
 Status make_matmul_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
   if (info.node().attr_int("__dynamic", 0)) return make_matmul_dynamic(info, out);
-  return MatMulS8Kernel::create(info, out);
+  return LinearOpKernel<LinearS8, LinearOp::kMatMul>::create(info, out);
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 // AveragePool / GlobalAveragePool: window sums in int32 (exact), then one requantization per output,
 //   v = (float)sum * (s_x / ((float)count * s_y)),  y = sat(rne(v)),
 // with `count` the window's tap count as ONNX defines it (valid taps, or with count_include_pad the taps inside the
-// padded extent). Window geometry (pads, auto_pad, strides, dilations, ceil_mode) follows the float pools
-// (ops/pool.cc), so an int8 node has its float node's output shape.
+// padded extent). Window geometry (pads, auto_pad, strides, dilations, ceil_mode) is the float pools'
+// (ops/pool_params.h), so an int8 node has its float node's output shape.
 // GlobalMaxPool: max per plane; the output scale must equal the input scale.
 //
 // Data movement (Reshape, Transpose, Slice, MaxPool, Resize nearest, ...) never looks at values: the float kernels
@@ -21,110 +21,13 @@
 
 #include "core/thread_pool.h"
 #include "ops/int8_common.h"
+#include "ops/pool_params.h"
 
 namespace int8rt {
 namespace int8ops {
 namespace {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
-
-// ---------------------------------------------------------------------------------------------------------------
-// Window geometry (as ops/pool.cc)
-
-enum class AutoPad { kNotSet, kValid, kSameUpper, kSameLower };
-
-struct PoolAttrs {
-  std::vector<int64_t> kernel, strides, dilations, pads;  // pads: begins then ends
-  AutoPad auto_pad = AutoPad::kNotSet;
-  bool ceil_mode = false;
-  bool count_include_pad = false;
-};
-
-struct Axis {
-  int64_t in = 1, out = 1, k = 1, s = 1, d = 1, pad_b = 0, pad_e = 0;
-  int64_t start(int64_t o) const { return o * s - pad_b; }
-  // Valid taps of output o: t in [lo, hi) land inside [0, in).
-  void taps(int64_t o, int64_t* lo, int64_t* hi) const {
-    const int64_t st = start(o);
-    *lo = st >= 0 ? 0 : ceil_div(-st, d);
-    *hi = std::min(k, std::max<int64_t>(0, ceil_div(in - st, d)));
-    if (*hi < *lo) *hi = *lo;
-  }
-  // Taps of output o inside the padded extent [-pad_b, in + pad_e) (count_include_pad).
-  int64_t padded_taps(int64_t o) const {
-    const int64_t st = start(o);
-    return std::max<int64_t>(0, std::min(k, ceil_div(in + pad_e - st, d)));
-  }
-};
-
-Status parse_pool_attrs(const NodeDef& node, PoolAttrs* a) {
-  if (!node.has_attr("kernel_shape")) return shape_error(node, "missing required attribute 'kernel_shape'");
-  a->kernel = node.attr_ints("kernel_shape");
-  const size_t sr = a->kernel.size();
-  if (sr < 1 || sr > 3)
-    return unsupported(node, std::to_string(sr) + "-D pooling is not supported (1-D, 2-D and 3-D windows are)");
-  constexpr int64_t kMaxGeometry = int64_t(1) << 31;
-  for (int64_t k : a->kernel)
-    if (k < 1 || k > kMaxGeometry) return shape_error(node, "attribute 'kernel_shape' must hold values in [1, 2^31]");
-  a->strides = node.attr_ints("strides", std::vector<int64_t>(sr, 1));
-  a->dilations = node.attr_ints("dilations", std::vector<int64_t>(sr, 1));
-  a->pads = node.attr_ints("pads", std::vector<int64_t>(2 * sr, 0));
-  if (a->strides.size() != sr || a->dilations.size() != sr || a->pads.size() != 2 * sr)
-    return shape_error(node, "attributes 'strides', 'dilations' and 'pads' must match 'kernel_shape' (" +
-                                 std::to_string(sr) + " spatial axes)");
-  for (size_t i = 0; i < sr; i++)
-    if (a->strides[i] < 1 || a->dilations[i] < 1 || a->strides[i] > kMaxGeometry || a->dilations[i] > kMaxGeometry)
-      return shape_error(node, "attributes 'strides' and 'dilations' must hold values in [1, 2^31]");
-  for (int64_t p : a->pads)
-    if (p < 0 || p > kMaxGeometry) return shape_error(node, "attribute 'pads' must hold values in [0, 2^31]");
-  const std::string ap = node.attr_string("auto_pad", "NOTSET");
-  if (ap == "NOTSET" || ap.empty())
-    a->auto_pad = AutoPad::kNotSet;
-  else if (ap == "VALID")
-    a->auto_pad = AutoPad::kValid;
-  else if (ap == "SAME_UPPER")
-    a->auto_pad = AutoPad::kSameUpper;
-  else if (ap == "SAME_LOWER")
-    a->auto_pad = AutoPad::kSameLower;
-  else
-    return shape_error(node, "attribute 'auto_pad' has unknown value '" + ap + "'");
-  a->ceil_mode = node.attr_int("ceil_mode", 0) != 0;
-  a->count_include_pad = node.attr_int("count_include_pad", 0) != 0;
-  return Status::OK();
-}
-
-// Output sizes and effective pads; with ceil_mode a last window that would start in the end padding is dropped.
-Status plan_axes(const NodeDef& node, const PoolAttrs& a, const Dims& x, std::vector<Axis>* axes) {
-  const size_t sr = a.kernel.size();
-  axes->assign(sr, Axis());
-  for (size_t i = 0; i < sr; i++) {
-    Axis& ax = (*axes)[i];
-    ax.in = x[2 + i];
-    ax.k = a.kernel[i];
-    ax.s = a.strides[i];
-    ax.d = a.dilations[i];
-    const int64_t span = ax.d * (ax.k - 1) + 1;
-    if (a.auto_pad == AutoPad::kSameUpper || a.auto_pad == AutoPad::kSameLower) {
-      ax.out = ceil_div(ax.in, ax.s);
-      const int64_t need = std::max<int64_t>(0, (ax.out - 1) * ax.s + span - ax.in);
-      ax.pad_b = a.auto_pad == AutoPad::kSameUpper ? need / 2 : need - need / 2;
-      ax.pad_e = need - ax.pad_b;
-    } else {
-      if (a.auto_pad == AutoPad::kNotSet) {
-        ax.pad_b = a.pads[i];
-        ax.pad_e = a.pads[i + sr];
-      }
-      const int64_t room = ax.in + ax.pad_b + ax.pad_e - span;
-      if (room < 0)
-        return shape_error(node, "the pooling window (" + std::to_string(span) + ") is larger than the padded input (" +
-                                     std::to_string(ax.in + ax.pad_b + ax.pad_e) + ") on spatial axis " +
-                                     std::to_string(i));
-      ax.out = (a.ceil_mode ? ceil_div(room, ax.s) : room / ax.s) + 1;
-      if (a.ceil_mode && (ax.out - 1) * ax.s >= ax.in + ax.pad_b) ax.out--;
-    }
-  }
-  return Status::OK();
-}
+using pool_params::Axis;
 
 // ---------------------------------------------------------------------------------------------------------------
 // AveragePool
@@ -134,7 +37,7 @@ class AveragePoolS8Kernel final : public OpKernel {
   static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
     const NodeDef& node = info.node();
     std::unique_ptr<AveragePoolS8Kernel> k(new AveragePoolS8Kernel());
-    INT8RT_RETURN_IF_ERROR(parse_pool_attrs(node, &k->a_));
+    INT8RT_RETURN_IF_ERROR(pool_params::parse_window_attrs(node, &k->a_));
     INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &k->s_x_));
     INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &k->s_y_));
     *out = std::move(k);
@@ -148,18 +51,13 @@ class AveragePoolS8Kernel final : public OpKernel {
     const Tensor* X;
     INT8RT_RETURN_IF_ERROR(int8_input(ctx, 0, &X));
     const Dims& dims = X->dims();
-    const size_t sr = a_.kernel.size();
-    if (dims.size() != sr + 2)
-      return shape_error(node, "input of shape " + dims_str(dims) + " does not match a " + std::to_string(sr) +
-                                   "-D kernel (expected rank " + std::to_string(sr + 2) + ")");
+    INT8RT_RETURN_IF_ERROR(pool_params::check_input_rank(node, dims, a_.kernel.size()));
     std::vector<Axis> axes;
-    INT8RT_RETURN_IF_ERROR(plan_axes(node, a_, dims, &axes));
-    Dims od = {dims[0], dims[1]};
-    for (const Axis& ax : axes) od.push_back(ax.out);
+    INT8RT_RETURN_IF_ERROR(pool_params::plan_axes(node, a_, dims, &axes));
     Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kInt8, od, &Y));
+    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kInt8, pool_params::pooled_dims(dims, axes), &Y));
     if (Y->numel() == 0) return Status::OK();
-    while (axes.size() < 3) axes.insert(axes.begin(), Axis());  // leading unit axes with a unit window
+    pool_params::pad_axes_to_3d(&axes);
     const Axis &ad = axes[0], &ah = axes[1], &aw = axes[2];
     const int64_t planes = dims[0] * dims[1];
     const int64_t plane_in = ad.in * ah.in * aw.in, plane_out = ad.out * ah.out * aw.out;
@@ -223,7 +121,7 @@ class AveragePoolS8Kernel final : public OpKernel {
   }
 
  private:
-  PoolAttrs a_;
+  pool_params::WindowAttrs a_;
   float s_x_ = 1.f, s_y_ = 1.f;
 };
 
@@ -245,14 +143,10 @@ class GlobalPoolS8Kernel final : public OpKernel {
     INT8RT_RETURN_IF_ERROR(int8_input(ctx, 0, &X));
     const Dims& dims = X->dims();
     if (dims.size() < 2) return shape_error(node, "input must have rank >= 2, got " + dims_str(dims));
-    Dims od = dims;
-    int64_t s = 1;
-    for (size_t i = 2; i < dims.size(); i++) {
-      s *= dims[i];
-      od[i] = 1;
-    }
-    const int64_t planes = dims[0] * dims[1];
-    if (s == 0 && planes > 0) return shape_error(node, "cannot pool over an empty spatial extent");
+    Dims od;
+    int64_t plane_size = 0, num_planes = 0;
+    INT8RT_RETURN_IF_ERROR(pool_params::plan_global_pool(node, dims, &od, &plane_size, &num_planes));
+    const int64_t s = plane_size, planes = num_planes;  // const: the loops below read them through [&]
     Tensor* Y = nullptr;
     INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kInt8, od, &Y));
     const int8_t* x = X->data<int8_t>();

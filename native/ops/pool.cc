@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "ops/pool_params.h"
 #include "ops/registry.h"
 
 namespace int8rt {
@@ -31,83 +32,19 @@ int64_t grain_for(int64_t work_per_item) {
   return std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(1, work_per_item));
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
-
 enum class PoolKind { kMax, kAvg, kLp };
 
 const char* pool_kind_name(PoolKind k) { return k == PoolKind::kMax ? "max" : k == PoolKind::kAvg ? "avg" : "lp"; }
 
 // ---------------------------------------------------------------------------------------------- geometry
 
-enum class AutoPad { kNotSet, kValid, kSameUpper, kSameLower };
+using pool_params::Axis;
 
-struct PoolAttrs {
-  std::vector<int64_t> kernel, strides, dilations, pads;  // pads: begins then ends, as ONNX lists them
-  AutoPad auto_pad = AutoPad::kNotSet;
-  bool ceil_mode = false;
-  bool count_include_pad = false;
+// The window attributes (ops/pool_params.h) and what only the float pools read.
+struct PoolAttrs : pool_params::WindowAttrs {
   int64_t storage_order = 0;
   float p = 2.f;
 };
-
-// One spatial axis of one call: sizes, window, and where output o's taps land.
-struct Axis {
-  int64_t in = 1, out = 1, k = 1, s = 1, d = 1, pad_b = 0, pad_e = 0;
-  // Output positions whose taps are all inside the input: [full_lo, full_hi).
-  int64_t full_lo = 0, full_hi = 0;
-
-  int64_t start(int64_t o) const { return o * s - pad_b; }
-  // Valid taps of output o: t in [lo, hi) land inside [0, in).
-  void taps(int64_t o, int64_t* lo, int64_t* hi) const {
-    const int64_t st = start(o);
-    *lo = st >= 0 ? 0 : ceil_div(-st, d);
-    *hi = std::min(k, std::max<int64_t>(0, ceil_div(in - st, d)));
-    if (*hi < *lo) *hi = *lo;
-  }
-  // Taps of output o that land inside the padded extent [-pad_b, in + pad_e) (count_include_pad).
-  int64_t padded_taps(int64_t o) const {
-    const int64_t st = start(o);
-    return std::max<int64_t>(0, std::min(k, ceil_div(in + pad_e - st, d)));
-  }
-};
-
-// Output sizes and effective pads, following onnxruntime: with ceil_mode a last window that would start in the
-// end padding is dropped.
-Status plan_axes(const NodeDef& node, const PoolAttrs& a, const Dims& x, std::vector<Axis>* axes) {
-  const size_t sr = a.kernel.size();
-  axes->assign(sr, Axis());
-  for (size_t i = 0; i < sr; i++) {
-    Axis& ax = (*axes)[i];
-    ax.in = x[2 + i];
-    ax.k = a.kernel[i];
-    ax.s = a.strides[i];
-    ax.d = a.dilations[i];
-    const int64_t span = ax.d * (ax.k - 1) + 1;
-    if (a.auto_pad == AutoPad::kSameUpper || a.auto_pad == AutoPad::kSameLower) {
-      ax.out = ceil_div(ax.in, ax.s);
-      const int64_t need = std::max<int64_t>(0, (ax.out - 1) * ax.s + span - ax.in);
-      ax.pad_b = a.auto_pad == AutoPad::kSameUpper ? need / 2 : need - need / 2;
-      ax.pad_e = need - ax.pad_b;
-    } else {
-      if (a.auto_pad == AutoPad::kNotSet) {
-        ax.pad_b = a.pads[i];
-        ax.pad_e = a.pads[i + sr];
-      }
-      const int64_t room = ax.in + ax.pad_b + ax.pad_e - span;
-      if (room < 0)
-        return shape_error(node, "the pooling window (" + std::to_string(span) + ") is larger than the padded input (" +
-                                     std::to_string(ax.in + ax.pad_b + ax.pad_e) + ") on spatial axis " +
-                                     std::to_string(i));
-      ax.out = (a.ceil_mode ? ceil_div(room, ax.s) : room / ax.s) + 1;
-      if (a.ceil_mode && (ax.out - 1) * ax.s >= ax.in + ax.pad_b) ax.out--;
-    }
-    // Interior outputs: start >= 0 and start + span <= in.
-    ax.full_lo = std::min(ax.out, ceil_div(ax.pad_b, ax.s));
-    const int64_t last = ax.in - span + ax.pad_b;  // o * s <= last
-    ax.full_hi = last < 0 ? ax.full_lo : std::max(ax.full_lo, std::min(ax.out, last / ax.s + 1));
-  }
-  return Status::OK();
-}
 
 // ---------------------------------------------------------------------------------------------- element ops
 
@@ -359,26 +296,22 @@ class PoolKernel : public OpKernel {
     if (!x) return shape_error(node, "missing input 'X'");
     const Dims& dims = x->dims();
     const size_t sr = a_.kernel.size();
-    if (dims.size() != sr + 2)
-      return shape_error(node, "input of shape " + dims_str(dims) + " does not match a " + std::to_string(sr) +
-                                   "-D kernel (expected rank " + std::to_string(sr + 2) + ")");
+    INT8RT_RETURN_IF_ERROR(pool_params::check_input_rank(node, dims, sr));
     const DType dt = x->dtype();
     const bool float_type = dt == DType::kFloat32 || dt == DType::kFloat64;
     const bool int_type = dt == DType::kInt8 || dt == DType::kUint8;
     if (!(float_type || (kind_ == PoolKind::kMax && int_type)))
       return dtype_error(node, std::string("input of type ") + dtype_name(dt) + " is not supported");
     std::vector<Axis> axes;
-    INT8RT_RETURN_IF_ERROR(plan_axes(node, a_, dims, &axes));
-    Dims out_dims = {dims[0], dims[1]};
-    for (const Axis& ax : axes) out_dims.push_back(ax.out);
+    INT8RT_RETURN_IF_ERROR(pool_params::plan_axes(node, a_, dims, &axes));
+    const Dims out_dims = pool_params::pooled_dims(dims, axes);
     Tensor* y = nullptr;
     INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, dt, out_dims, &y));
     const bool want_indices = kind_ == PoolKind::kMax && ctx.output_used(1);
     Tensor* indices = nullptr;
     if (want_indices) INT8RT_RETURN_IF_ERROR(ctx.allocate_output(1, DType::kInt64, out_dims, &indices));
     if (y->numel() == 0) return Status::OK();
-    // Missing leading spatial axes are size-1 with a size-1 window.
-    while (axes.size() < 3) axes.insert(axes.begin(), Axis{1, 1, 1, 1, 1, 0, 0, 0, 1});
+    pool_params::pad_axes_to_3d(&axes);
     const int64_t planes = dims[0] * dims[1];
     auto run = [&](auto tag) {
       using T = decltype(tag);
@@ -449,39 +382,7 @@ class PoolKernel : public OpKernel {
 
 Status parse_pool_attrs(const KernelInfo& info, PoolKind kind, PoolAttrs* a) {
   const NodeDef& node = info.node();
-  if (!node.has_attr("kernel_shape")) return shape_error(node, "missing required attribute 'kernel_shape'");
-  a->kernel = node.attr_ints("kernel_shape");
-  const size_t sr = a->kernel.size();
-  if (sr < 1 || sr > 3)
-    return unsupported(node, std::to_string(sr) + "-D pooling is not supported (1-D, 2-D and 3-D windows are)");
-  // Window geometry beyond 2^31 cannot match a real input and would overflow the index arithmetic.
-  constexpr int64_t kMaxGeometry = int64_t(1) << 31;
-  for (int64_t k : a->kernel)
-    if (k < 1 || k > kMaxGeometry) return shape_error(node, "attribute 'kernel_shape' must hold values in [1, 2^31]");
-  a->strides = node.attr_ints("strides", std::vector<int64_t>(sr, 1));
-  a->dilations = node.attr_ints("dilations", std::vector<int64_t>(sr, 1));
-  a->pads = node.attr_ints("pads", std::vector<int64_t>(2 * sr, 0));
-  if (a->strides.size() != sr || a->dilations.size() != sr || a->pads.size() != 2 * sr)
-    return shape_error(node, "attributes 'strides', 'dilations' and 'pads' must match 'kernel_shape' (" +
-                                 std::to_string(sr) + " spatial axes)");
-  for (size_t i = 0; i < sr; i++)
-    if (a->strides[i] < 1 || a->dilations[i] < 1 || a->strides[i] > kMaxGeometry || a->dilations[i] > kMaxGeometry)
-      return shape_error(node, "attributes 'strides' and 'dilations' must hold values in [1, 2^31]");
-  for (int64_t p : a->pads)
-    if (p < 0 || p > kMaxGeometry) return shape_error(node, "attribute 'pads' must hold values in [0, 2^31]");
-  const std::string ap = node.attr_string("auto_pad", "NOTSET");
-  if (ap == "NOTSET" || ap.empty())
-    a->auto_pad = AutoPad::kNotSet;
-  else if (ap == "VALID")
-    a->auto_pad = AutoPad::kValid;
-  else if (ap == "SAME_UPPER")
-    a->auto_pad = AutoPad::kSameUpper;
-  else if (ap == "SAME_LOWER")
-    a->auto_pad = AutoPad::kSameLower;
-  else
-    return shape_error(node, "attribute 'auto_pad' has unknown value '" + ap + "'");
-  a->ceil_mode = node.attr_int("ceil_mode", 0) != 0;
-  a->count_include_pad = node.attr_int("count_include_pad", 0) != 0;
+  INT8RT_RETURN_IF_ERROR(pool_params::parse_window_attrs(node, a));
   a->storage_order = node.attr_int("storage_order", 0);
   if (a->storage_order != 0 && a->storage_order != 1)
     return shape_error(node, "attribute 'storage_order' must be 0 or 1");
@@ -532,14 +433,10 @@ class GlobalPoolKernel : public OpKernel {
     const DType dt = x->dtype();
     if (dt != DType::kFloat32 && dt != DType::kFloat64)
       return dtype_error(node, std::string("input of type ") + dtype_name(dt) + " is not supported");
-    Dims out_dims = dims;
-    int64_t s = 1;
-    for (size_t i = 2; i < dims.size(); i++) {
-      s *= dims[i];
-      out_dims[i] = 1;
-    }
-    const int64_t planes = dims[0] * dims[1];
-    if (s == 0 && planes > 0) return shape_error(node, "cannot pool over an empty spatial extent");
+    Dims out_dims;
+    int64_t plane_size = 0, num_planes = 0;
+    INT8RT_RETURN_IF_ERROR(pool_params::plan_global_pool(node, dims, &out_dims, &plane_size, &num_planes));
+    const int64_t s = plane_size, planes = num_planes;  // const: the loops below read them through [&]
     Tensor* y = nullptr;
     INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, dt, out_dims, &y));
     auto run = [&](auto tag) {

@@ -6,8 +6,9 @@
 //   v = (float)(sum over the window's valid taps of (x - zx)) * (s_x / ((float)count * s_y)),  y = sat(rne(v) + zy)
 //
 // with `count` the window's tap count as ONNX defines it (valid taps, or with count_include_pad the taps inside the
-// padded extent, where x reads zx). With zero points 0 this is the int8 planner's AveragePool (ops/int8_pool.cc) bit for
-// bit, window geometry included; the QDQ import pass (quant/qdq_import.h) writes it for DQ -> AveragePool -> Q.
+// padded extent, where x reads zx). With zero points 0 this is the int8 planner's AveragePool (ops/int8_pool.cc) bit
+// for bit, window geometry included (both plan it with ops/pool_params.h); the QDQ import pass (quant/qdq_import.h)
+// writes it for DQ -> AveragePool -> Q.
 // Direct loops over each window: the pooling layers of the models this runs are small next to their convolutions.
 #include <algorithm>
 #include <memory>
@@ -15,27 +16,14 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "ops/pool_params.h"
 #include "ops/qlinear_common.h"
 
 namespace int8rt {
 namespace qlinear {
 namespace {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
-
-struct Axis {
-  int64_t in = 1, out = 1, k = 1, s = 1, d = 1, pad_b = 0, pad_e = 0;
-  int64_t start(int64_t o) const { return o * s - pad_b; }
-  void taps(int64_t o, int64_t* lo, int64_t* hi) const {  // taps landing inside [0, in)
-    const int64_t st = start(o);
-    *lo = st >= 0 ? 0 : ceil_div(-st, d);
-    *hi = std::min(k, std::max<int64_t>(0, ceil_div(in - st, d)));
-    if (*hi < *lo) *hi = *lo;
-  }
-  int64_t padded_taps(int64_t o) const {  // taps inside [-pad_b, in + pad_e)
-    return std::max<int64_t>(0, std::min(k, ceil_div(in + pad_e - start(o), d)));
-  }
-};
+using pool_params::Axis;
 
 class QAveragePoolKernel final : public OpKernel {
  public:
@@ -46,29 +34,7 @@ class QAveragePoolKernel final : public OpKernel {
       return unsupported(node, "QLinearAveragePool with channels_last = 1 is not supported");
     if (!info.has_input(0) || !info.has_input(1) || !info.has_input(3))
       return shape_error(node, "QLinearAveragePool needs X, x_scale and y_scale");
-    k->kernel_ = node.attr_ints("kernel_shape");
-    const size_t sr = k->kernel_.size();
-    if (sr < 1 || sr > 3)
-      return unsupported(node, "kernel_shape must have 1 to 3 values, got " + std::to_string(sr));
-    k->strides_ = node.attr_ints("strides", std::vector<int64_t>(sr, 1));
-    k->dilations_ = node.attr_ints("dilations", std::vector<int64_t>(sr, 1));
-    k->pads_ = node.attr_ints("pads", std::vector<int64_t>(2 * sr, 0));
-    if (k->strides_.size() != sr || k->dilations_.size() != sr || k->pads_.size() != 2 * sr)
-      return shape_error(node, "strides, dilations and pads must match kernel_shape");
-    constexpr int64_t kMax = int64_t(1) << 31;
-    for (size_t i = 0; i < sr; i++)
-      if (k->kernel_[i] < 1 || k->kernel_[i] > kMax || k->strides_[i] < 1 || k->strides_[i] > kMax ||
-          k->dilations_[i] < 1 || k->dilations_[i] > kMax)
-        return shape_error(node, "kernel_shape, strides and dilations must hold values in [1, 2^31]");
-    for (int64_t p : k->pads_)
-      if (p < 0 || p > kMax) return shape_error(node, "pads must hold values in [0, 2^31]");
-    k->auto_pad_ = node.attr_string("auto_pad", "NOTSET");
-    if (k->auto_pad_.empty()) k->auto_pad_ = "NOTSET";
-    if (k->auto_pad_ != "NOTSET" && k->auto_pad_ != "VALID" && k->auto_pad_ != "SAME_UPPER" &&
-        k->auto_pad_ != "SAME_LOWER")
-      return shape_error(node, "unknown auto_pad '" + k->auto_pad_ + "'");
-    k->ceil_mode_ = node.attr_int("ceil_mode", 0) != 0;
-    k->include_pad_ = node.attr_int("count_include_pad", 0) != 0;
+    INT8RT_RETURN_IF_ERROR(pool_params::parse_window_attrs(node, &k->a_));
     *out = std::move(k);
     return Status::OK();
   }
@@ -83,40 +49,14 @@ class QAveragePoolKernel final : public OpKernel {
     INT8RT_RETURN_IF_ERROR(read_qparam(node, "X", X->dtype(), ctx.input(1), ctx.input(2), 0, &xq));
     const Tensor* yz = ctx.input(4);
     INT8RT_RETURN_IF_ERROR(read_qparam(node, "Y", yz ? yz->dtype() : X->dtype(), ctx.input(3), yz, 0, &yq));
-    const size_t sr = kernel_.size();
     const Dims& dims = X->dims();
-    if (dims.size() != sr + 2)
-      return shape_error(node, "X " + dims_str(dims) + " does not match a " + std::to_string(sr) + "-D window");
-    std::vector<Axis> axes(sr);
-    for (size_t i = 0; i < sr; i++) {  // as ops/int8_pool.cc plan_axes
-      Axis& a = axes[i];
-      a.in = dims[2 + i];
-      a.k = kernel_[i];
-      a.s = strides_[i];
-      a.d = dilations_[i];
-      const int64_t span = a.d * (a.k - 1) + 1;
-      if (auto_pad_ == "SAME_UPPER" || auto_pad_ == "SAME_LOWER") {
-        a.out = ceil_div(a.in, a.s);
-        const int64_t need = std::max<int64_t>(0, (a.out - 1) * a.s + span - a.in);
-        a.pad_b = auto_pad_ == "SAME_UPPER" ? need / 2 : need - need / 2;
-        a.pad_e = need - a.pad_b;
-      } else {
-        if (auto_pad_ == "NOTSET") {
-          a.pad_b = pads_[i];
-          a.pad_e = pads_[i + sr];
-        }
-        const int64_t room = a.in + a.pad_b + a.pad_e - span;
-        if (room < 0) return shape_error(node, "the window is larger than the padded input on axis " + std::to_string(i));
-        a.out = (ceil_mode_ ? ceil_div(room, a.s) : room / a.s) + 1;
-        if (ceil_mode_ && (a.out - 1) * a.s >= a.in + a.pad_b) a.out--;
-      }
-    }
-    Dims od = {dims[0], dims[1]};
-    for (const Axis& a : axes) od.push_back(a.out);
+    INT8RT_RETURN_IF_ERROR(pool_params::check_input_rank(node, dims, a_.kernel.size()));
+    std::vector<Axis> axes;
+    INT8RT_RETURN_IF_ERROR(pool_params::plan_axes(node, a_, dims, &axes));
     Tensor* Y = nullptr;
-    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, yq.type, od, &Y));
+    INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, yq.type, pool_params::pooled_dims(dims, axes), &Y));
     if (Y->numel() == 0) return Status::OK();
-    while (axes.size() < 3) axes.insert(axes.begin(), Axis());
+    pool_params::pad_axes_to_3d(&axes);
     const Axis &ad = axes[0], &ah = axes[1], &aw = axes[2];
     const int64_t planes = dims[0] * dims[1];
     const int64_t plane_in = ad.in * ah.in * aw.in, plane_out = ad.out * ah.out * aw.out;
@@ -125,7 +65,7 @@ class QAveragePoolKernel final : public OpKernel {
     const uint8_t fx = X->dtype() == DType::kUint8 ? 0x80u : 0u, fy = yq.type == DType::kUint8 ? 0x80u : 0u;
     const uint8_t* x = static_cast<const uint8_t*>(X->raw());
     uint8_t* y = static_cast<uint8_t*>(Y->raw());
-    const bool include_pad = include_pad_;
+    const bool include_pad = a_.count_include_pad;
     parallel_for(ctx.pool(), planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(plane_in, 1)),
                  [&](int64_t b, int64_t e) {
                    for (int64_t pl = b; pl < e; pl++) {
@@ -168,9 +108,7 @@ class QAveragePoolKernel final : public OpKernel {
   }
 
  private:
-  std::vector<int64_t> kernel_, strides_, dilations_, pads_;
-  std::string auto_pad_ = "NOTSET";
-  bool ceil_mode_ = false, include_pad_ = false;
+  pool_params::WindowAttrs a_;
 };
 
 Status make_qlinear_average_pool(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
