@@ -1117,3 +1117,25 @@ TEST(Int8Forward, Refusals) {
 
 }  // namespace
 }  // namespace int8rt
+
+// lookup_s8 reads eight bytes at a time with a byte tail: it must equal the plain per-byte definition for every
+// length and start offset (tails of 0-7 bytes, unaligned buffers) and every input byte, and write nothing past n.
+TEST(Int8Lookup, EqualsPerByteTableOnEveryLengthAndOffset) {
+  std::mt19937 gen(123);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  int8_t table[256];
+  for (auto& v : table) v = int8_t(byte(gen));
+  std::vector<int8_t> x(600), y(600 + 16), expect;
+  for (size_t i = 0; i < x.size(); i++) x[i] = int8_t(int(i % 256) - 128);  // every value, then random
+  std::shuffle(x.begin(), x.end(), gen);
+  for (int64_t off = 0; off < 8; off++) {
+    for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 256, 511, 592}) {
+      std::fill(y.begin(), y.end(), int8_t(0x5A));
+      int8rt::lookup_s8(x.data() + off, y.data() + off, n, table);
+      for (int64_t i = 0; i < n; i++)
+        ASSERT_EQ(y[size_t(off + i)], table[int(x[size_t(off + i)]) + 128]) << n << " " << i;
+      for (size_t i = size_t(off + n); i < y.size(); i++) ASSERT_EQ(y[i], int8_t(0x5A)) << "wrote past n " << n;
+      for (int64_t i = 0; i < off; i++) ASSERT_EQ(y[size_t(i)], int8_t(0x5A));
+    }
+  }
+}
