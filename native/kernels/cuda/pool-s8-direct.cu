@@ -30,60 +30,59 @@ static __device__ __forceinline__ int padded_taps(int o, int in, int k, int s, i
 
 constexpr int kBlock = 256;
 
+// The window of output element i (planes x OH x OW, grid-stride index): its tap ranges and f(v) for every tap inside
+// the plane, row by row. Shared by the max and average pools, which differ only in f and in what they write.
+struct Window {
+  int oy, ox, hlo, hhi, wlo, whi;
+};
+template <class F>
+static __device__ __forceinline__ Window for_each_tap(const PoolParams& p, long long i, F&& f) {
+  const long long plane_out = (long long)p.OH * p.OW, plane_in = (long long)p.H * p.W;
+  const long long pl = i / plane_out;
+  const int o = int(i - pl * plane_out);
+  Window w;
+  w.oy = o / p.OW;
+  w.ox = o - w.oy * p.OW;
+  taps(w.oy, p.H, p.kh, p.sh, p.dh, p.pt, &w.hlo, &w.hhi);
+  taps(w.ox, p.W, p.kw, p.sw, p.dw, p.pl, &w.wlo, &w.whi);
+  const signed char* xp = reinterpret_cast<const signed char*>(p.x) + pl * plane_in;
+  for (int th = w.hlo; th < w.hhi; th++) {
+    const signed char* row = xp + (long long)(w.oy * p.sh - p.pt + th * p.dh) * p.W + (w.ox * p.sw - p.pl);
+    for (int tw = w.wlo; tw < w.whi; tw++) f(int(row[tw * p.dw]));
+  }
+  return w;
+}
+
 }  // namespace pool
 }  // namespace cuda_kernels
 }  // namespace int8rt
 
 extern "C" __global__ void __launch_bounds__(256) maxpool_s8(const int8rt::cuda_kernels::PoolParams p) {
   using namespace int8rt::cuda_kernels;
-  const signed char* x = reinterpret_cast<const signed char*>(p.x);
   signed char* y = reinterpret_cast<signed char*>(p.y);
-  const long long plane_out = (long long)p.OH * p.OW, plane_in = (long long)p.H * p.W;
-  const long long total = p.planes * plane_out;
+  const long long total = p.planes * (long long)p.OH * p.OW;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
-    const long long pl = i / plane_out;
-    const int o = int(i - pl * plane_out);
-    const int oy = o / p.OW, ox = o - oy * p.OW;
-    const signed char* xp = x + pl * plane_in;
-    int hlo, hhi, wlo, whi;
-    pool::taps(oy, p.H, p.kh, p.sh, p.dh, p.pt, &hlo, &hhi);
-    pool::taps(ox, p.W, p.kw, p.sw, p.dw, p.pl, &wlo, &whi);
     int best = -128;
-    for (int th = hlo; th < hhi; th++) {
-      const signed char* row = xp + (long long)(oy * p.sh - p.pt + th * p.dh) * p.W + (ox * p.sw - p.pl);
-      for (int tw = wlo; tw < whi; tw++) best = max(best, int(row[tw * p.dw]));
-    }
+    pool::for_each_tap(p, i, [&](int v) { best = max(best, v); });
     y[i] = (signed char)best;
   }
 }
 
 extern "C" __global__ void __launch_bounds__(256) avgpool_s8(const int8rt::cuda_kernels::PoolParams p) {
   using namespace int8rt::cuda_kernels;
-  const signed char* x = reinterpret_cast<const signed char*>(p.x);
   signed char* y = reinterpret_cast<signed char*>(p.y);
-  const long long plane_out = (long long)p.OH * p.OW, plane_in = (long long)p.H * p.W;
-  const long long total = p.planes * plane_out;
+  const long long total = p.planes * (long long)p.OH * p.OW;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
-    const long long pl = i / plane_out;
-    const int o = int(i - pl * plane_out);
-    const int oy = o / p.OW, ox = o - oy * p.OW;
-    const signed char* xp = x + pl * plane_in;
-    int hlo, hhi, wlo, whi;
-    pool::taps(oy, p.H, p.kh, p.sh, p.dh, p.pt, &hlo, &hhi);
-    pool::taps(ox, p.W, p.kw, p.sw, p.dw, p.pl, &wlo, &whi);
     int sum = 0;
-    for (int th = hlo; th < hhi; th++) {
-      const signed char* row = xp + (long long)(oy * p.sh - p.pt + th * p.dh) * p.W + (ox * p.sw - p.pl);
-      for (int tw = wlo; tw < whi; tw++) sum += int(row[tw * p.dw]);
-    }
+    const pool::Window w = pool::for_each_tap(p, i, [&](int v) { sum += v; });
     long long count;
     if (p.count_include_pad)
-      count = (long long)pool::padded_taps(oy, p.H, p.kh, p.sh, p.dh, p.pt, p.pb) *
-              pool::padded_taps(ox, p.W, p.kw, p.sw, p.dw, p.pl, p.pr);
+      count = (long long)pool::padded_taps(w.oy, p.H, p.kh, p.sh, p.dh, p.pt, p.pb) *
+              pool::padded_taps(w.ox, p.W, p.kw, p.sw, p.dw, p.pl, p.pr);
     else
-      count = (long long)(hhi - hlo) * (whi - wlo);
+      count = (long long)(w.hhi - w.hlo) * (w.whi - w.wlo);
     // The CPU's float(count) of an int64 and s_x / (count * s_y), each one rounding.
     y[i] = count > 0 ? round_sat_s8(__fmul_rn(i2f(sum), __fdiv_rn(p.s_x, __fmul_rn(__ll2float_rn(count), p.s_y))))
                      : (signed char)0;
