@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "core/fold_context.h"
 #include "core/op_kernel.h"
 #include "core/thread_pool.h"
 #include "ops/qlinear_common.h"
@@ -64,42 +65,6 @@ const std::set<std::string> kUnaryOps = {
 // operand).
 const std::set<std::string> kBinaryOps = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"};
 
-// Runs one float kernel on given tensors (building QLookup tables).
-class EvalContext final : public OpContext {
- public:
-  EvalContext(const NodeDef& node, std::vector<const Tensor*> inputs, ThreadPool* pool)
-      : node_(node), inputs_(std::move(inputs)), outputs_(node.outputs.size()), pool_(pool) {}
-  const NodeDef& node() const override { return node_; }
-  size_t num_inputs() const override { return inputs_.size(); }
-  const Tensor* input(size_t i) const override { return i < inputs_.size() ? inputs_[i] : nullptr; }
-  size_t num_outputs() const override { return outputs_.size(); }
-  bool output_used(size_t i) const override { return i == 0; }
-  Status allocate_output(size_t i, DType dtype, const Dims& dims, Tensor** out) override {
-    if (i >= outputs_.size()) return Status(ErrorCode::kInternal, node_.describe() + ": no output " + std::to_string(i));
-    INT8RT_RETURN_IF_ERROR(Tensor::create(dtype, dims, &outputs_[i]));
-    *out = &outputs_[i];
-    return Status::OK();
-  }
-  void set_output(size_t i, const Tensor& t) override {
-    if (i < outputs_.size()) outputs_[i] = t;
-  }
-  Status scratch(size_t bytes, void** out) override {
-    auto b = Buffer::allocate(bytes);
-    if (!b) return Status(ErrorCode::kOutOfMemory, node_.describe() + ": cannot allocate scratch memory");
-    *out = b->data();
-    scratch_.push_back(std::move(b));
-    return Status::OK();
-  }
-  ThreadPool* pool() const override { return pool_; }
-  const Tensor& output(size_t i) const { return outputs_[i]; }
-
- private:
-  const NodeDef& node_;
-  std::vector<const Tensor*> inputs_;
-  std::vector<Tensor> outputs_;
-  std::vector<std::shared_ptr<Buffer>> scratch_;
-  ThreadPool* pool_;
-};
 
 std::string describe_op(const NodeDef& n) {
   return (n.domain.empty() ? n.op_type : n.domain + "." + n.op_type) + " '" + n.name + "'";
@@ -854,7 +819,7 @@ class Importer {
       KernelInfo info(n, g_.opset, consts);
       std::unique_ptr<OpKernel> kernel;
       Status st = def->factory(info, &kernel);
-      EvalContext ctx(n, ins, &pool);
+      FoldContext ctx(n, ins, &pool);
       if (st.ok()) st = kernel->compute(ctx);
       if (!st.ok() || ctx.output(0).empty() || ctx.output(0).dtype() != DType::kFloat32 ||
           ctx.output(0).numel() != 256) {
