@@ -60,6 +60,8 @@ export interface EngineMemory {
   packed: number;
   /** Constant bytes freed after build because no kernel reads them any more (not part of `weights`). */
   released: number;
+  /** Bytes of the CUDA weight arena: what the engine's CUDA kernels hold on the device (0 on the CPU). */
+  deviceWeights: number;
 }
 
 /** What became of one ONNX node: where it runs, in which precision, with which kernel. */
@@ -355,12 +357,14 @@ export class Engine {
   report(): ReportRow[] {
     const handle = this.#live();
     const rows = handle.report() as (NativeReportRow & ReportRow)[];
-    // Per-operator device fallback, for engines that asked for CUDA. No operator has a CUDA kernel yet, so on a CUDA
-    // engine every node says so; on an engine that fell back to the CPU every node carries the engine's reason.
+    // Per-operator device fallback, for engines that asked for CUDA: on a CUDA engine each CPU row carries the
+    // native reason (no CUDA kernel for the op in its precision, or what the CUDA kernel refused); on an engine that
+    // fell back to the CPU every node carries the engine's reason.
     if (this.#requestedDevice !== 'cpu') {
       const { device, deviceReason } = handle.info();
-      for (const r of rows)
-        if (r.device === 'cpu') r.deviceReason = device === 'cuda' ? `no CUDA kernel for ${r.op} yet` : deviceReason;
+      if (device !== 'cuda') for (const r of rows) r.deviceReason = deviceReason;
+    } else {
+      for (const r of rows) delete r.deviceReason;
     }
     return rows;
   }

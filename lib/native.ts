@@ -25,6 +25,7 @@ export interface NativeReportRow {
   reason?: string;
   boundary?: boolean;
   int8Scales?: Record<string, number>;
+  deviceReason?: string;
 }
 export interface EngineHandle {
   run(names: string[], tensors: NativeTensor[]): Promise<Record<string, NativeTensor>>;
@@ -33,7 +34,7 @@ export interface EngineHandle {
   report(): NativeReportRow[];
   info(): { intraOpThreads: number; device: 'cpu' | 'cuda'; deviceReason: string };
   macs(): { total: number; int8: number };
-  memory(): { weights: number; constants: number; packed: number; released: number };
+  memory(): { weights: number; constants: number; packed: number; released: number; deviceWeights: number };
   release(): void;
 }
 export interface BuildInfo {

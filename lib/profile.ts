@@ -15,6 +15,8 @@ export interface RawProfile {
     op: string;
     kernel: string;
     precision: string;
+    /** Where the step ran: 'cpu' or 'cuda' (a CUDA step is timed with CUDA events). */
+    device?: string;
     macs: number;
     inputShapes: (number[] | null)[];
     outputShapes: (number[] | null)[];
@@ -275,7 +277,7 @@ export function buildProfile(raw: RawProfile, report: ProfileReportRow[], meta: 
       ops,
       op: step.op,
       precision: step.precision,
-      device: own?.device ?? 'cpu',
+      device: step.device ?? own?.device ?? 'cpu',
       kernel: step.kernel,
       calls: iters,
       ...stats,

@@ -3,6 +3,10 @@
 // are .npy files, compared with numpy or with test/bundle.test.ts.
 //
 //   int8rt_run model.i8rt --input name=file.npy [--input ...] --output-dir dir [--threads N] [--repeat N]
+//              [--device cpu|cuda] [--device-id N]
+//
+// --device cuda runs the nodes that have CUDA kernels on that GPU (the rest on the CPU, with copies between them,
+// as the Node engine does); it fails when CUDA is not usable, with the reason.
 //
 // Each output is written to <dir>/<output name>.npy (characters outside [A-Za-z0-9._-] become '_'), from the last
 // run. Every run's wall time is printed, then the minimum and median. Exit status: 0 done, 1 an error (a message on
@@ -28,6 +32,7 @@
 
 #include "core/engine.h"
 #include "core/model_bundle.h"
+#include "cuda/driver.h"
 
 using namespace int8rt;
 
@@ -194,7 +199,7 @@ int usage(const std::string& why) {
   if (!why.empty()) std::fprintf(stderr, "int8rt_run: %s\n", why.c_str());
   std::fprintf(stderr,
                "usage: int8rt_run model.i8rt --input name=file.npy [--input ...] --output-dir dir "
-               "[--threads N] [--repeat N]\n");
+               "[--threads N] [--repeat N] [--device cpu|cuda] [--device-id N]\n");
   return 2;
 }
 
@@ -216,7 +221,8 @@ bool parse_int(const std::string& s, int lo, int hi, int* out) {
 int main(int argc, char** argv) {
   std::string model_path, out_dir;
   std::vector<std::pair<std::string, std::string>> input_files;
-  int threads = 0, repeat = 1;
+  int threads = 0, repeat = 1, device_id = 0;
+  std::string device = "cpu";
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto value = [&](std::string* v) {
@@ -238,6 +244,10 @@ int main(int argc, char** argv) {
       if (!value(&out_dir)) return usage("--output-dir needs a folder");
     } else if (a == "--threads") {
       if (!value(&v) || !parse_int(v, 0, 1024, &threads)) return usage("--threads takes an integer from 0 to 1024");
+    } else if (a == "--device") {
+      if (!value(&device) || (device != "cpu" && device != "cuda")) return usage("--device takes cpu or cuda");
+    } else if (a == "--device-id") {
+      if (!value(&v) || !parse_int(v, 0, 1000000, &device_id)) return usage("--device-id takes an integer >= 0");
     } else if (a == "--repeat") {
       if (!value(&v) || !parse_int(v, 1, 1000000, &repeat)) return usage("--repeat takes an integer >= 1");
     } else if (!a.empty() && a[0] == '-') {
@@ -264,6 +274,10 @@ int main(int argc, char** argv) {
   EngineOptions eo;
   eo.intra_op_threads = threads;
   apply_bundle_options(bopts, &eo);
+  if (device == "cuda") {
+    st = cuda::Device::open(device_id, &eo.cuda_device);
+    if (!st.ok()) return error(std::string(error_code_string(st.code())) + ": " + st.message());
+  }
   auto t0 = std::chrono::steady_clock::now();
   std::shared_ptr<Engine> engine;
   st = Engine::build(std::move(model), eo, &engine);
@@ -271,6 +285,9 @@ int main(int argc, char** argv) {
   double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::printf("model %s: precision %s, %d threads, built in %.1f ms\n", model_path.c_str(),
               bundle_precision_name(bopts.precision), engine->intra_op_threads(), build_ms);
+  if (eo.cuda_device)
+    std::printf("CUDA device %d (%s): %zu steps on the GPU, %zu bytes of weights there\n", device_id,
+                eo.cuda_device->info().name.c_str(), engine->cuda_steps(), engine->cuda_weight_bytes());
 
   std::vector<std::pair<std::string, Tensor>> feeds;
   for (const auto& kv : input_files) {

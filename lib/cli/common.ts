@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { bundleBytesOf, bundleInfo } from '../bundle';
 import { Calibration } from '../calibrate';
-import { Engine, type Precision } from '../engine';
+import { Engine, type Device, type Precision } from '../engine';
 import { CliError, UsageError } from './errors';
 
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int8-dynamic'];
@@ -41,6 +41,19 @@ export function parsePrecision(value: string): Precision {
   return value as Precision;
 }
 
+const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
+
+export function parseDevice(value: string): Device {
+  if (!(DEVICES as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${DEVICES.join(', ')}`);
+  return value as Device;
+}
+
+/** The --device option of the commands that build an engine. */
+export const DEVICE_OPTION = [
+  '--device <device>',
+  "cpu (default), cuda (fails without a usable GPU) or auto (CUDA when it loads, else the CPU)",
+] as const;
+
 export function parsePrecisionList(value: string): Precision[] {
   const list = value.split(',').map((s) => s.trim());
   for (const p of list) parsePrecision(p);
@@ -70,6 +83,7 @@ export interface EngineArgs {
   precision: Precision;
   calib?: string;
   threads?: number;
+  device?: Device;
 }
 
 /** Checks that int8 has its calibration before anything is loaded. */
@@ -90,13 +104,14 @@ export async function createEngine(model: string, args: EngineArgs, calibration?
       throw new UsageError(`'${model}' is a bundle, which carries its own calibration: drop --calib`);
     if (args.precision !== 'fp32' && args.precision !== own)
       throw new UsageError(`'${model}' is a ${own} bundle; for ${args.precision}, make another with int8rt bundle -p`);
-    return Engine.create(bundle, { intraOpThreads: args.threads });
+    return Engine.create(bundle, { intraOpThreads: args.threads, device: args.device });
   }
   if (args.precision === 'int8' && !calibration && args.calib) calibration = await loadCalibration(args.calib, model);
   return Engine.create(model, {
     precision: args.precision,
     calibration: args.precision === 'int8' ? calibration : undefined,
     intraOpThreads: args.threads,
+    device: args.device,
   });
 }
 

@@ -67,6 +67,7 @@ class BuildWorker : public Napi::AsyncWorker {
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
     status_ = place_engine(device_, &placement_);  // addon/cuda.h: opens the CUDA device when asked
+    options_.cuda_device = placement_.cuda_device;
     if (status_.ok()) status_ = Engine::build(std::move(model_), options_, &engine_);
   }
   void OnOK() override;
@@ -192,6 +193,7 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
       if (!rows[i].fused_into.empty()) o.Set("fusedInto", rows[i].fused_into);
       if (!rows[i].note.empty()) o.Set("note", rows[i].note);
       if (!rows[i].reason.empty()) o.Set("reason", rows[i].reason);
+      if (!rows[i].device_reason.empty()) o.Set("deviceReason", rows[i].device_reason);
       if (rows[i].boundary) o.Set("boundary", true);
       if (!rows[i].int8_scales.empty()) {
         Napi::Object sc = Napi::Object::New(env);
@@ -230,9 +232,11 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
 
   // memory() -> { weights, constants, packed, released }: bytes, fixed at build (EngineMemory).
   Napi::Value Memory(const Napi::CallbackInfo& info) {
-    const EngineMemory& m = live(info.Env())->memory();
+    Engine* e = live(info.Env());
+    const EngineMemory& m = e->memory();
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("weights", double(m.weights()));
+    o.Set("deviceWeights", double(e->cuda_weight_bytes()));
     o.Set("constants", double(m.constants));
     o.Set("packed", double(m.packed));
     o.Set("released", double(m.released));
@@ -241,7 +245,7 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
 
   Napi::Value Release(const Napi::CallbackInfo& info) {
     engine_.reset();  // runs in flight hold their own reference and finish normally
-    placement_.holder.reset();
+    placement_.cuda_device.reset();
     return info.Env().Undefined();
   }
 

@@ -105,7 +105,7 @@ Status place_engine(const DeviceRequest& request, DevicePlacement* out) {
     return Status::OK();
   }
   out->device = "cuda";
-  out->holder = std::move(dev);
+  out->cuda_device = std::move(dev);
   return Status::OK();
 }
 

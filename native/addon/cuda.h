@@ -9,6 +9,9 @@
 #include "core/status.h"
 
 namespace int8rt {
+namespace cuda {
+class Device;
+}  // namespace cuda
 namespace addon {
 
 // Adds to `exports`:
@@ -28,11 +31,11 @@ Status device_request_from_js(const Napi::Object& options, DeviceRequest* out);
 
 // Where an engine runs, decided on the worker thread before it is built. 'cuda' opens the device (primary context,
 // module load) or fails with kCudaUnavailable / kInvalidArgument; 'auto' falls back to the CPU with the reason.
-// `holder` keeps the cuda::Device open for the engine's life.
+// `cuda_device` is the opened device (the engine keeps it open for its life: EngineOptions::cuda_device).
 struct DevicePlacement {
   std::string device = "cpu";
   std::string reason;  // device 'cpu': why not CUDA
-  std::shared_ptr<void> holder;
+  std::shared_ptr<cuda::Device> cuda_device;
 };
 Status place_engine(const DeviceRequest& request, DevicePlacement* out);
 

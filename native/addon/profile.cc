@@ -106,6 +106,7 @@ class ProfileWorker : public Napi::AsyncWorker {
       o.Set("op", summaries_[s].op_type);
       o.Set("kernel", summaries_[s].kernel);
       o.Set("precision", precision_name(summaries_[s].precision));
+      o.Set("device", device_name(summaries_[s].device));
       o.Set("macs", profiler_.macs_[s]);
       o.Set("inputShapes", shapes_to_js(env, profiler_.shapes_[s].inputs));
       o.Set("outputShapes", shapes_to_js(env, profiler_.shapes_[s].outputs));

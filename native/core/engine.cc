@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "core/passes.h"
+#include "cuda/exec.h"
+#include "ops/cuda/cuda_ops.h"
 #include "quant/qdq_import.h"
 
 namespace int8rt {
@@ -166,6 +168,16 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
   e.outputs_ = model.outputs;
   for (const auto& in : e.inputs_) e.input_ids_.push_back(id_of(in.name));
   const KernelRegistry& reg = kernel_registry();
+  std::unique_ptr<cuda::BuildContext> cuda_build;
+  std::set<std::string> on_device;  // values the CUDA steps placed so far produce
+  if (options.cuda_device) {
+    e.cuda_device_ = options.cuda_device;
+    e.cuda_weights_ = std::make_unique<cuda::WeightArena>(options.cuda_device);
+    cuda_build = std::make_unique<cuda::BuildContext>();
+    cuda_build->device = options.cuda_device;
+    cuda_build->weights = e.cuda_weights_.get();
+    cuda_build->gemm_path = cuda::default_qgemm_path(options.cuda_device->info());
+  }
   for (auto& n : g.nodes) {
     Step s;
     std::vector<const Tensor*> consts;
@@ -185,6 +197,38 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     Precision prec = dec == decisions.end() ? Precision::kFp32 : dec->second.precision;
     // Boundaries the int8 planner inserted follow today's QuantizeLinear/DequantizeLinear, whatever the model's opset.
     int node_opset = n.attr_int("__boundary", 0) ? 21 : opset;
+    // On a CUDA engine a node runs on the device when it has a CUDA kernel for its precision that takes it;
+    // otherwise on the CPU, with the reason for the report.
+    if (cuda_build) {
+      const KernelDef* cdef = reg.find(n.op_type, n.domain, node_opset, Device::kCuda, prec, nullptr);
+      if (!cdef) {
+        s.device_reason = std::string("no CUDA kernel for ") + (n.domain.empty() ? "" : n.domain + ".") + n.op_type +
+                          " in " + precision_name(prec);
+      } else if (cdef->follows_input && (n.inputs.empty() || !on_device.count(n.inputs[0]))) {
+        s.device_reason = "a view runs where its input is, and '" + (n.inputs.empty() ? "" : n.inputs[0]) +
+                          "' is on the CPU";
+      } else {
+        KernelInfo cinfo(n, node_opset, consts, cuda_build.get());
+        Status cst = cdef->factory(cinfo, &s.kernel);
+        if (cst.ok()) {
+          for (const auto& o : n.outputs) on_device.insert(o);
+          s.device = Device::kCuda;
+          s.kernel_name = s.kernel->kernel_name();
+          if (s.kernel_name.empty()) s.kernel_name = cdef->name;
+          s.precision = prec;
+          s.node = std::move(n);
+          e.steps_.push_back(std::move(s));
+          continue;
+        }
+        if (cst.code() != ErrorCode::kUnsupported) {
+          if (cst.message().find(n.name) == std::string::npos)
+            return Status(cst.code(), n.describe() + ": " + cst.message());
+          return cst;
+        }
+        s.device_reason = cst.message();
+        s.kernel.reset();
+      }
+    }
     const KernelDef* def = reg.find(n.op_type, n.domain, node_opset, Device::kCpu, prec, &why);
     if (!def) {
       return Status(ErrorCode::kUnsupportedOp, "unsupported operator: " + why + " (" + n.describe() + ")");
@@ -218,6 +262,10 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     e.constants_[id] = c->second;
     e.is_constant_[id] = true;
   }
+  if (e.cuda_device_) {
+    INT8RT_RETURN_IF_ERROR(e.place_on_cuda_copies());
+    INT8RT_RETURN_IF_ERROR(e.cuda_weights_->commit());
+  }
   e.release_unread_constants(options.release_constants);
   // Lifetimes: a value is released after its last reader, unless it is a graph output or a constant.
   std::vector<int> last(e.value_names_.size(), -1);
@@ -249,6 +297,8 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     if (s != by_name.end()) {
       r.kernel = s->second->kernel_name;
       r.precision = precision_name(s->second->precision);
+      r.device = device_name(s->second->device);
+      r.device_reason = s->second->device_reason;
       const NodeDef& sn = s->second->node;
       const std::vector<float> in_s = sn.attr_floats("__in_scales"), out_s = sn.attr_floats("__out_scales");
       auto onnx_name = [](const std::string& v) {  // the planner's int8 values are '<tensor>::q'
@@ -266,6 +316,10 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
       if (host != by_name.end()) {
         r.kernel = host->second->kernel_name;
         r.precision = precision_name(host->second->precision);
+        r.device = device_name(host->second->device);
+        r.device_reason = host->second->device_reason;
+      } else if (e.cuda_device_) {
+        r.device_reason = "folded away at build: nothing runs";
       }
     }
     auto dec = decisions.find(host_name);
@@ -278,13 +332,27 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     e.report_.push_back(std::move(r));
   }
   for (const auto& st : e.steps_) {
+    if (st.kind != StepKind::kKernel) {  // a copy between host and device memory
+      NodeReport r;
+      r.name = st.node.name;
+      r.op_type = st.node.op_type;
+      r.device = "cuda";
+      r.precision = precision_name(st.precision);
+      r.kernel = st.kernel_name;
+      r.boundary = true;
+      r.note = st.kind == StepKind::kToDevice ? "device boundary: copy of '" + st.node.inputs[0] + "' to the GPU"
+                                              : "device boundary: copy of '" + st.node.inputs[0] + "' to the host";
+      e.report_.push_back(std::move(r));
+      continue;
+    }
     if (st.node.op_type != "QuantizeLinear" && st.node.op_type != "DequantizeLinear") continue;
     auto dec = decisions.find(st.node.name);
     if (dec == decisions.end() || dec->second.reason != "precision boundary") continue;
     NodeReport r;
     r.name = st.node.name;
     r.op_type = st.node.op_type;
-    r.device = "cpu";
+    r.device = device_name(st.device);
+    r.device_reason = st.device_reason;
     r.precision = "fp32";
     r.kernel = st.kernel_name;
     r.boundary = true;
@@ -305,6 +373,71 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   e.pool_ = std::make_unique<ThreadPool>(threads);
   *out = std::move(engine);
+  return Status::OK();
+}
+
+Engine::~Engine() = default;
+
+size_t Engine::cuda_weight_bytes() const { return cuda_weights_ ? cuda_weights_->bytes() : 0; }
+size_t Engine::cuda_steps() const { return cuda_steps_; }
+
+// CUDA placement, after every step has its kernel. A value lives where its producer ran (graph inputs and constants
+// on the host; device kernels take their constant inputs from the host, as weights at build or as shape data). A step
+// that reads a value from the other side gets a copy: one per value and direction, made right before the first step
+// that needs it, and read by every later one. Graph outputs made on the device are copied to the host at the end.
+// The copies are steps of their own (MemcpyToDevice / MemcpyToHost), so they show in the report and the profile.
+Status Engine::place_on_cuda_copies() {
+  std::vector<Device> where(value_names_.size(), Device::kCpu);
+  std::vector<Precision> precision(value_names_.size(), Precision::kFp32);
+  std::map<int, int> to_device, to_host;  // value id -> id of its copy
+  std::vector<Step> placed;
+  auto copy_of = [&](int id, Device dest) -> int {
+    std::map<int, int>& cache = dest == Device::kCuda ? to_device : to_host;
+    auto it = cache.find(id);
+    if (it != cache.end()) return it->second;
+    const bool down = dest == Device::kCuda;
+    const int cid = int(value_names_.size());
+    value_names_.push_back(value_names_[size_t(id)] + (down ? "::cuda" : "::host"));
+    where.push_back(dest);
+    precision.push_back(precision[size_t(id)]);
+    Step c;
+    c.kind = down ? StepKind::kToDevice : StepKind::kToHost;
+    c.node.name = value_names_[size_t(id)] + (down ? "::to_cuda" : "::to_host");
+    c.node.op_type = down ? "MemcpyToDevice" : "MemcpyToHost";
+    c.node.inputs = {value_names_[size_t(id)]};
+    c.node.outputs = {value_names_[size_t(cid)]};
+    c.inputs = {id};
+    c.outputs = {cid};
+    c.kernel = down ? cudaops::make_copy_to_device() : cudaops::make_copy_to_host();
+    c.kernel_name = c.kernel->kernel_name();
+    c.device = Device::kCuda;
+    c.precision = precision[size_t(id)];
+    placed.push_back(std::move(c));
+    cache.emplace(id, cid);
+    return cid;
+  };
+  for (Step& s : steps_) {
+    if (s.device == Device::kCuda) cuda_steps_++;
+    for (int& id : s.inputs)
+      if (id >= 0 && !is_constant_[size_t(id)] && where[size_t(id)] != s.device) id = copy_of(id, s.device);
+    for (int id : s.outputs)
+      if (id >= 0) {
+        where[size_t(id)] = s.device;
+        precision[size_t(id)] = s.precision;
+      }
+    placed.push_back(std::move(s));
+  }
+  steps_ = std::move(placed);
+  for (int& id : output_ids_)
+    if (where[size_t(id)] == Device::kCuda) {
+      const int cid = copy_of(id, Device::kCpu);
+      // Keep the copy after every step (copy_of appended it to `placed`, which is gone now).
+      steps_.push_back(std::move(placed.back()));
+      placed.pop_back();
+      id = cid;
+    }
+  constants_.resize(value_names_.size());
+  is_constant_.resize(value_names_.size(), false);
   return Status::OK();
 }
 
@@ -346,6 +479,12 @@ class RunContext : public OpContext {
              std::vector<bool> output_is_graph_output, RunArena* arena, ThreadPool* pool)
       : node_(node), inputs_(std::move(inputs)), outputs_(std::move(outputs)),
         graph_output_(std::move(output_is_graph_output)), arena_(arena), pool_(pool) {}
+  // A step that uses the device: its outputs (and scratch) go to device memory when `device_outputs`.
+  void use_cuda(const cuda::ExecContext* cuda, bool device_outputs) {
+    cuda_ = cuda;
+    device_outputs_ = device_outputs;
+  }
+  const cuda::ExecContext* cuda() const override { return cuda_; }
   const NodeDef& node() const override { return node_; }
   size_t num_inputs() const override { return inputs_.size(); }
   const Tensor* input(size_t i) const override { return i < inputs_.size() ? inputs_[i] : nullptr; }
@@ -358,9 +497,12 @@ class RunContext : public OpContext {
       return Status(ErrorCode::kTooLarge, node_.describe() + ": output " + std::to_string(i) + " of shape " +
                                               dims_str(dims) + " would need more memory than this machine has");
     size_t bytes = size_t(n) * es;
-    std::shared_ptr<Buffer> buf = (i < graph_output_.size() && graph_output_[i]) || !outputs_[i]
-                                      ? Buffer::allocate(bytes)
-                                      : arena_->take(bytes);
+    std::shared_ptr<Buffer> buf;
+    if (device_outputs_)
+      INT8RT_RETURN_IF_ERROR(cuda_->run->take(bytes, &buf));
+    else
+      buf = (i < graph_output_.size() && graph_output_[i]) || !outputs_[i] ? Buffer::allocate(bytes)
+                                                                            : arena_->take(bytes);
     if (!buf)
       return Status(ErrorCode::kOutOfMemory,
                     node_.describe() + ": cannot allocate " + std::to_string(bytes) + " bytes for output " + std::to_string(i));
@@ -379,7 +521,11 @@ class RunContext : public OpContext {
     if (i < outputs_.size() && outputs_[i]) *outputs_[i] = t;
   }
   Status scratch(size_t bytes, void** out) override {
-    auto b = arena_->take(bytes);
+    std::shared_ptr<Buffer> b;
+    if (device_outputs_)
+      INT8RT_RETURN_IF_ERROR(cuda_->run->take(bytes, &b));
+    else
+      b = arena_->take(bytes);
     if (!b) return Status(ErrorCode::kOutOfMemory, node_.describe() + ": cannot allocate scratch memory");
     *out = b->data();
     scratch_.push_back(std::move(b));
@@ -397,6 +543,40 @@ class RunContext : public OpContext {
   std::vector<std::shared_ptr<Buffer>> scratch_;
   RunArena* arena_;
   ThreadPool* pool_;
+  const cuda::ExecContext* cuda_ = nullptr;
+  bool device_outputs_ = false;
+};
+
+// CUDA events around one device step, for profiled runs: start() records on the run's stream, stop() records
+// again, waits, and gives the elapsed time. Inactive (and free) without a profiler or without a device.
+class GpuTimer {
+ public:
+  GpuTimer(const cuda::Device* device, cuda::RunResources* run) : device_(device), run_(run) {}
+  ~GpuTimer() { release(); }
+  bool active() const { return device_ != nullptr; }
+  Status start() {
+    if (!begin_) INT8RT_RETURN_IF_ERROR(device_->create_event(&begin_));
+    if (!end_) INT8RT_RETURN_IF_ERROR(device_->create_event(&end_));
+    return device_->record_event(begin_, run_->stream());
+  }
+  Status stop(int64_t* ns) {
+    INT8RT_RETURN_IF_ERROR(device_->record_event(end_, run_->stream()));
+    float ms = 0.f;
+    INT8RT_RETURN_IF_ERROR(device_->elapsed_ms(begin_, end_, &ms));
+    *ns = int64_t(double(ms) * 1e6);
+    return Status::OK();
+  }
+  void release() {
+    if (!device_) return;
+    device_->destroy_event(begin_);
+    device_->destroy_event(end_);
+    begin_ = end_ = nullptr;
+  }
+
+ private:
+  const cuda::Device* device_;
+  cuda::RunResources* run_;
+  cuda::CUevent begin_ = nullptr, end_ = nullptr;
 };
 
 int64_t steady_now_ns() {
@@ -483,6 +663,30 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
     }
   }
   if (!arena) arena = std::make_unique<RunArena>();
+  std::unique_ptr<cuda::RunResources> gpu;
+  if (cuda_steps_) {
+    {
+      std::lock_guard<std::mutex> lk(arena_mu_);
+      if (!idle_cuda_.empty()) {
+        gpu = std::move(idle_cuda_.back());
+        idle_cuda_.pop_back();
+      }
+    }
+    if (!gpu) {
+      Status st = cuda::RunResources::create(cuda_device_, &gpu);
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lk(arena_mu_);
+        idle_arenas_.push_back(std::move(arena));
+        return st;
+      }
+    }
+  }
+  cuda::ExecContext gpu_ctx;
+  if (gpu) {
+    gpu_ctx.device = cuda_device_.get();
+    gpu_ctx.run = gpu.get();
+  }
+  GpuTimer timer(profiler && gpu ? cuda_device_.get() : nullptr, gpu.get());
 
   std::vector<bool> is_output(value_names_.size(), false);
   for (int id : output_ids_) is_output[id] = true;
@@ -509,7 +713,12 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
       graph_out.push_back(id >= 0 && is_output[id]);
     }
     RunContext ctx(s.node, std::move(ins), std::move(outs), std::move(graph_out), arena.get(), pool_.get());
-    status = s.kernel->compute(ctx);
+    const bool on_gpu = s.device == Device::kCuda;
+    if (on_gpu) ctx.use_cuda(&gpu_ctx, s.kind != StepKind::kToHost);
+    if (on_gpu && timer.active()) status = timer.start();
+    if (status.ok()) status = s.kernel->compute(ctx);
+    int64_t gpu_ns = -1;
+    if (on_gpu && timer.active() && status.ok()) status = timer.stop(&gpu_ns);
     double m = 0;
     if (status.ok()) {
       m = step_macs(ctx);
@@ -528,7 +737,8 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
       }
     if (!status.ok()) break;
     if (profiler) {
-      const int64_t step_end = steady_now_ns();
+      // A device step is timed by CUDA events around its work on the stream (the profiler synchronizes per step).
+      const int64_t step_end = gpu_ns >= 0 ? step_begin + gpu_ns : steady_now_ns();
       std::vector<const Tensor*> pin, pout;
       for (int id : s.inputs) pin.push_back(id < 0 ? nullptr : is_constant_[id] ? &constants_[id] : &values[id]);
       for (int id : s.outputs) pout.push_back(id < 0 ? nullptr : &values[id]);
@@ -536,10 +746,17 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
     }
     if (observer)
       for (int id : s.outputs)
-        if (id >= 0 && values[id].dtype() == DType::kFloat32) observer->on_value(value_names_[id], values[id]);
+        if (id >= 0 && values[id].dtype() == DType::kFloat32 && !values[id].on_device())
+          observer->on_value(value_names_[id], values[id]);
     for (int id : s.release) values[id] = Tensor();
   }
 
+  if (gpu) {
+    // Everything queued must be done before host memory it reads or writes is handed out or reused, and before the
+    // device blocks go back to the pool; a failure here is the run's failure.
+    Status st = gpu->synchronize();
+    if (status.ok() && !st.ok()) status = st;
+  }
   if (status.ok()) {
     std::lock_guard<std::mutex> lk(macs_mu_);
     macs_total_ = macs_total;
@@ -562,16 +779,18 @@ Status Engine::run(const std::vector<std::pair<std::string, Tensor>>& feeds, std
     }
   }
   values.clear();  // returns every lent buffer to the arena before the arena goes back
+  timer.release();
   {
     std::lock_guard<std::mutex> lk(arena_mu_);
     idle_arenas_.push_back(std::move(arena));
+    if (gpu) idle_cuda_.push_back(std::move(gpu));
   }
   return status;
 }
 
 std::vector<StepSummary> Engine::step_summaries() const {
   std::vector<StepSummary> out;
-  for (const Step& s : steps_) out.push_back({s.node.name, s.node.op_type, s.kernel_name, s.precision});
+  for (const Step& s : steps_) out.push_back({s.node.name, s.node.op_type, s.kernel_name, s.precision, s.device});
   return out;
 }
 

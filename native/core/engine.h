@@ -17,6 +17,12 @@
 
 namespace int8rt {
 
+namespace cuda {
+class Device;
+class WeightArena;
+class RunResources;
+}  // namespace cuda
+
 struct EngineOptions {
   int intra_op_threads = 0;  // 0: one per hardware thread
   // Fuse Conv with its residual Add and activation. Calibration engines turn it off so that every ONNX tensor an
@@ -35,6 +41,9 @@ struct EngineOptions {
   // Free, after build, every constant whose data no kernel reads at run time (weights the kernels packed or
   // quantized, biases they folded): OpKernel::reads_input_data. Off only to compare against (tests).
   bool release_constants = true;
+  // An open CUDA device (addon/cuda.h place_engine): nodes with a CUDA kernel run there, the rest on the CPU, with
+  // copies between them (see Engine). Null: everything on the CPU.
+  std::shared_ptr<cuda::Device> cuda_device;
 };
 
 // What an engine holds for the model's weights, in bytes (Engine::memory()). Activations are not included: they live
@@ -69,6 +78,7 @@ class StepProfiler {
 struct StepSummary {
   std::string name, op_type, kernel;
   Precision precision = Precision::kFp32;
+  Device device = Device::kCpu;
 };
 
 // One row per ONNX node of the original model.
@@ -77,6 +87,7 @@ struct NodeReport {
   std::string fused_into;  // the executed node this one was fused into ("" if it runs itself)
   std::string note;        // e.g. "folded to a constant at build", "fused into Conv 'x'"
   std::string reason;      // why it is not int8 when int8 was asked for
+  std::string device_reason;  // on an engine with a CUDA device: why this node runs on the CPU
   bool boundary = false;   // a QuantizeLinear/DequantizeLinear the planner inserted (not an ONNX node), or one of a
                            // pre-quantized model's own that could not be folded (quant/qdq_import.h; `reason` says why)
   // On a node that runs in int8 with the planner's scales (quant/qnode.h): the scale of each int8 tensor it reads or
@@ -86,6 +97,7 @@ struct NodeReport {
 
 class Engine {
  public:
+  ~Engine();
   static Status build(ModelDef model, const EngineOptions& options, std::shared_ptr<Engine>* out);
 
   const std::vector<ValueInfo>& inputs() const { return inputs_; }
@@ -102,6 +114,9 @@ class Engine {
 
   // Bytes of weights the engine holds, fixed at build.
   const EngineMemory& memory() const { return memory_; }
+  // Bytes of the CUDA weight arena (0 without a CUDA device), and the number of steps that run on the device.
+  size_t cuda_weight_bytes() const;
+  size_t cuda_steps() const;
 
   // Feeds are matched by name; outputs come back in the order of outputs(), each owning its memory.
   Status run(const std::vector<std::pair<std::string, Tensor>>& feeds, std::vector<Tensor>* outputs,
@@ -111,6 +126,8 @@ class Engine {
 
  private:
   friend class GraphBuilder;
+  // How a step moves data: an operator kernel, or one of the copies the CUDA placement inserts.
+  enum class StepKind { kKernel, kToDevice, kToHost };
   struct Step {
     NodeDef node;
     std::unique_ptr<OpKernel> kernel;
@@ -119,7 +136,11 @@ class Engine {
     std::vector<int> outputs;  // value ids, -1 for unused optional outputs
     std::vector<int> release;  // values whose last reader is this step
     Precision precision = Precision::kFp32;
+    Device device = Device::kCpu;
+    StepKind kind = StepKind::kKernel;
+    std::string device_reason;  // on a CUDA engine: why this step stays on the CPU
   };
+  Status place_on_cuda_copies();
   Status check_feed(const ValueInfo& info, const Tensor& t) const;
   void release_unread_constants(bool release);
 
@@ -131,6 +152,11 @@ class Engine {
   std::vector<bool> is_constant_;
   EngineMemory memory_;
   std::vector<int> input_ids_, output_ids_;
+  // CUDA: the device, and the arena of the device kernels' weights. Declared before steps_ so that the kernels
+  // (which point into the arena) go first.
+  std::shared_ptr<cuda::Device> cuda_device_;
+  std::unique_ptr<cuda::WeightArena> cuda_weights_;
+  size_t cuda_steps_ = 0;
   std::vector<Step> steps_;
   std::vector<NodeReport> report_;
   std::unique_ptr<ThreadPool> pool_;
@@ -139,6 +165,7 @@ class Engine {
   mutable double macs_total_ = 0, macs_int8_ = 0;
   mutable std::mutex arena_mu_;
   mutable std::vector<std::unique_ptr<RunArena>> idle_arenas_;
+  mutable std::vector<std::unique_ptr<cuda::RunResources>> idle_cuda_;  // per-run streams and device memory
 };
 
 // Upper bound for one tensor allocation: the machine's physical memory.

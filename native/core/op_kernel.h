@@ -17,6 +17,10 @@
 namespace int8rt {
 
 class ThreadPool;
+namespace cuda {
+struct BuildContext;
+struct ExecContext;
+}  // namespace cuda
 
 enum class Device : int { kCpu = 0, kCuda = 1 };
 enum class Precision : int { kFp32 = 0, kFp16 = 1, kInt8 = 2 };
@@ -25,19 +29,23 @@ const char* precision_name(Precision p);  // "fp32", "fp16", "int8"
 
 class KernelInfo {
  public:
-  KernelInfo(const NodeDef& node, int opset, std::vector<const Tensor*> constant_inputs)
-      : node_(node), opset_(opset), constants_(std::move(constant_inputs)) {}
+  KernelInfo(const NodeDef& node, int opset, std::vector<const Tensor*> constant_inputs,
+             const cuda::BuildContext* cuda = nullptr)
+      : node_(node), opset_(opset), constants_(std::move(constant_inputs)), cuda_(cuda) {}
   const NodeDef& node() const { return node_; }
   int opset() const { return opset_; }  // the model's opset for the node's domain
   size_t num_inputs() const { return node_.inputs.size(); }
   bool has_input(size_t i) const { return i < node_.inputs.size() && !node_.inputs[i].empty(); }
   // The value of input i when it is known at build time (an initializer or a folded constant), else nullptr.
   const Tensor* constant_input(size_t i) const { return i < constants_.size() ? constants_[i] : nullptr; }
+  // For the factories of Device::kCuda kernels: the device and the engine's weight arena (cuda/exec.h).
+  const cuda::BuildContext* cuda() const { return cuda_; }
 
  private:
   const NodeDef& node_;
   int opset_;
   std::vector<const Tensor*> constants_;
+  const cuda::BuildContext* cuda_;
 };
 
 class OpContext {
@@ -57,6 +65,9 @@ class OpContext {
   // Scratch memory for the duration of compute (im2col buffers, packed panels). 64-byte aligned.
   virtual Status scratch(size_t bytes, void** out) = 0;
   virtual ThreadPool* pool() const = 0;  // never null; may have 1 thread
+  // For Device::kCuda kernels: the device and the run's stream and memory; allocate_output then gives device
+  // memory, and the activation inputs are device tensors (constant inputs stay on the host). Null on the CPU.
+  virtual const cuda::ExecContext* cuda() const { return nullptr; }
 };
 
 class OpKernel {
@@ -89,6 +100,8 @@ inline size_t vector_bytes(const V& v) {
 
 using KernelFactory = Status (*)(const KernelInfo& info, std::unique_ptr<OpKernel>* out);
 
+// A Device::kCuda kernel's data inputs are device tensors; the kernels it registers follow the same contract as the
+// CPU ones (ops/cuda/).
 struct KernelDef {
   const char* op_type;
   const char* domain;      // "" for ai.onnx, "com.microsoft", "int8rt"
@@ -98,6 +111,8 @@ struct KernelDef {
   Precision precision;
   const char* name;        // short kernel family name for reports, e.g. "conv_fp32"
   KernelFactory factory;
+  // A kernel that only relabels its input (views): placed on a device only when its input 0 is already there.
+  bool follows_input = false;
 };
 
 class KernelRegistry {

@@ -52,6 +52,12 @@ std::shared_ptr<Buffer> Buffer::wrap(void* data, size_t bytes, std::shared_ptr<v
   return b;
 }
 
+std::shared_ptr<Buffer> Buffer::lend_device(uint64_t address, size_t bytes, size_t capacity, Lender* lender) {
+  std::shared_ptr<Buffer> b = lend(reinterpret_cast<void*>(uintptr_t(address)), bytes, capacity, lender);
+  b->device_ = true;
+  return b;
+}
+
 std::shared_ptr<Buffer> Buffer::lend(void* data, size_t bytes, size_t capacity, Lender* lender) {
   auto b = std::shared_ptr<Buffer>(new Buffer());
   b->data_ = data;

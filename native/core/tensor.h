@@ -33,11 +33,16 @@ class Buffer {
     virtual void give_back(void* data, size_t capacity) = 0;
   };
   static std::shared_ptr<Buffer> lend(void* data, size_t bytes, size_t capacity, Lender* lender);
+  // Device memory lent the same way (cuda/run_memory.h): data() is the device address, which host code must never
+  // dereference. The executor keeps such tensors away from CPU kernels (it inserts copies, core/engine.cc).
+  static std::shared_ptr<Buffer> lend_device(uint64_t address, size_t bytes, size_t capacity, Lender* lender);
   ~Buffer();
   void* data() const { return data_; }
   size_t size() const { return size_; }
   // True when this buffer owns its memory outright (safe to hand to JavaScript).
   bool self_owned() const { return owned_; }
+  // True for device memory (lend_device).
+  bool on_device() const { return device_; }
 
  private:
   Buffer() = default;
@@ -45,6 +50,7 @@ class Buffer {
   size_t size_ = 0;
   size_t capacity_ = 0;
   bool owned_ = false;
+  bool device_ = false;
   Lender* lender_ = nullptr;
   std::shared_ptr<void> keep_alive_;
 };
@@ -65,6 +71,9 @@ class Tensor {
   int64_t numel() const { return dims_numel(dims_); }
   size_t nbytes() const { return size_t(numel()) * dtype_size(dtype_); }
   bool empty() const { return buffer_ == nullptr; }
+  // The data lives in device memory: raw() is a device address (see Buffer::lend_device).
+  bool on_device() const { return buffer_ && buffer_->on_device(); }
+  uint64_t device_address() const { return uint64_t(reinterpret_cast<uintptr_t>(raw())); }
 
   void* raw() const { return buffer_ ? static_cast<char*>(buffer_->data()) + offset_ : nullptr; }
   template <typename T> T* data() const { return static_cast<T*>(raw()); }

@@ -414,6 +414,31 @@ Status Device::synchronize(CUstream s) const {
   return Status::OK();
 }
 
+Status Device::create_event(CUevent* e) const {
+  INT8RT_CUDA_IN_CONTEXT();
+  INT8RT_CUDA_RETURN_IF_ERROR("cuEventCreate", driver()->cuEventCreate(e, kEventDefault));
+  return Status::OK();
+}
+
+void Device::destroy_event(CUevent e) const {
+  if (!e) return;
+  ContextScope scope(ctx_);
+  if (scope.ok()) driver()->cuEventDestroy(e);
+}
+
+Status Device::record_event(CUevent e, CUstream s) const {
+  INT8RT_CUDA_IN_CONTEXT();
+  INT8RT_CUDA_RETURN_IF_ERROR("cuEventRecord", driver()->cuEventRecord(e, s));
+  return Status::OK();
+}
+
+Status Device::elapsed_ms(CUevent start, CUevent end, float* ms) const {
+  INT8RT_CUDA_IN_CONTEXT();
+  INT8RT_CUDA_RETURN_IF_ERROR("cuEventSynchronize", driver()->cuEventSynchronize(end));
+  INT8RT_CUDA_RETURN_IF_ERROR("cuEventElapsedTime", driver()->cuEventElapsedTime(ms, start, end));
+  return Status::OK();
+}
+
 Status Device::launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                       unsigned shared_bytes, CUstream s, void** params) const {
   INT8RT_CUDA_IN_CONTEXT();

@@ -159,6 +159,11 @@ class Device {
   Status upload(CUdeviceptr dst, const void* src, size_t bytes, CUstream s) const;
   Status download(void* dst, CUdeviceptr src, size_t bytes, CUstream s) const;
   Status synchronize(CUstream s) const;
+  // Events for timing (engine.profile()): elapsed_ms waits for `end`.
+  Status create_event(CUevent* e) const;
+  void destroy_event(CUevent e) const;
+  Status record_event(CUevent e, CUstream s) const;
+  Status elapsed_ms(CUevent start, CUevent end, float* ms) const;
   Status launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                 unsigned shared_bytes, CUstream s, void** params) const;
 

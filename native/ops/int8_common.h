@@ -20,6 +20,15 @@ void register_int8_gemm_ops(KernelRegistry& r);     // ops/int8_gemm.cc: Gemm, M
 void register_int8_eltwise_ops(KernelRegistry& r);  // ops/int8_eltwise.cc: Add, Mul, Relu, Clip, table ops, Concat
 void register_int8_pool_ops(KernelRegistry& r);     // ops/int8_pool.cc: pools and the dtype-agnostic data movers
 
+// Build-time parameters of the elementwise int8 kernels (ops/int8_eltwise.cc), shared with their CUDA twins
+// (ops/cuda/) so that both compute from the same numbers:
+//   binary_s8_multipliers  Add: ma = s_a/s_y, mb = s_b/s_y; Mul: ma = s_a*s_b/s_y (mb = 0)
+//   clamp_s8_bounds        Relu / Clip on the int8 grid (the output scale must equal the input scale)
+//   table_s8               the 256-entry table of a unary op or of an int8rt.LookupTable
+Status binary_s8_multipliers(const NodeDef& node, bool add, float* ma, float* mb);
+Status clamp_s8_bounds(const KernelInfo& info, int8_t* lo, int8_t* hi);
+Status table_s8(const KernelInfo& info, int8_t table[256]);
+
 // Input i as an int8 tensor: kModel when absent, kDtype when it is not int8.
 inline Status int8_input(const OpContext& ctx, size_t i, const Tensor** out) {
   const Tensor* t = ctx.input(i);

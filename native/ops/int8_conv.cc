@@ -31,10 +31,59 @@
 #include "kernels/qgemm.h"
 #include "ops/conv_params.h"
 #include "ops/int8_common.h"
+#include "ops/int8_plan.h"
 #include "ops/int8_dynamic.h"
 
 namespace int8rt {
 namespace int8ops {
+
+Status plan_conv_s8(const KernelInfo& info, ConvS8Plan* out) {
+  const NodeDef& node = info.node();
+  ConvS8Plan& p = *out;
+  INT8RT_RETURN_IF_ERROR(conv_params::parse_conv_attrs(node, &p.attrs));
+  if (info.num_inputs() < 2 || !info.has_input(0) || !info.has_input(1))
+    return shape_error(node, "inputs X and W are required");
+  float s_x, s_y;
+  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
+  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
+  INT8RT_RETURN_IF_ERROR(fused_activation_bounds(node, s_y, &p.qmin, &p.qmax));
+  p.has_residual = info.has_input(3);
+  if (p.has_residual) {
+    float s_r;
+    INT8RT_RETURN_IF_ERROR(node_in_scale(node, 3, &s_r));
+    p.residual_multiplier = s_r / s_y;
+  }
+
+  const Tensor* W = info.constant_input(1);
+  if (!W || W->dtype() != DType::kFloat32) return unsupported(node, "int8 Conv needs constant float32 weights");
+  if (W->rank() < 3) return shape_error(node, "W must have rank >= 3, got " + dims_str(W->dims()));
+  const int64_t M = W->dim(0), group = p.attrs.group;
+  if (M % group != 0)
+    return shape_error(node, "W's output channels (" + std::to_string(M) + ") are not divisible by group " +
+                                 std::to_string(group));
+  const int64_t per = M > 0 ? W->numel() / M : 0;  // C/group * taps
+  const Tensor* B = info.has_input(2) ? info.constant_input(2) : nullptr;
+  if (info.has_input(2) && (!B || B->dtype() != DType::kFloat32))
+    return unsupported(node, "int8 Conv needs a constant float32 bias");
+  if (B && (B->rank() != 1 || B->dim(0) != M))
+    return shape_error(node, "bias " + dims_str(B->dims()) + " must have shape [" + std::to_string(M) + "]");
+
+  p.w_dims = W->dims();
+  p.M = M;
+  p.per = per;
+  std::vector<float> s_w;
+  quantize_weights_per_channel(W->data<float>(), M, per, &p.wq, &s_w);
+  p.multiplier.resize(size_t(M));
+  p.bias.assign(size_t(M), 0);
+  for (int64_t c = 0; c < M; c++) {
+    p.multiplier[size_t(c)] = s_x * s_w[size_t(c)] / s_y;
+    if (B) p.bias[size_t(c)] = quantize_bias(B->data<float>()[c], s_x, s_w[size_t(c)], per);
+  }
+  const int nsp = int(W->rank()) - 2;
+  p.depthwise = W->dim(1) == 1 && group == M && nsp <= 2;
+  return Status::OK();
+}
+
 namespace {
 
 using conv_params::ceil_div;
@@ -42,56 +91,16 @@ using conv_params::ceil_div;
 class ConvS8Kernel final : public OpKernel {
  public:
   static Status create(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-    const NodeDef& node = info.node();
     std::unique_ptr<ConvS8Kernel> k(new ConvS8Kernel());
-    INT8RT_RETURN_IF_ERROR(conv_params::parse_conv_attrs(node, &k->attrs_));
-    if (info.num_inputs() < 2 || !info.has_input(0) || !info.has_input(1))
-      return shape_error(node, "inputs X and W are required");
-    float s_x, s_y;
-    INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
-    INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
-    INT8RT_RETURN_IF_ERROR(fused_activation_bounds(node, s_y, &k->qmin_, &k->qmax_));
-    k->has_residual_ = info.has_input(3);
-    if (k->has_residual_) {
-      float s_r;
-      INT8RT_RETURN_IF_ERROR(node_in_scale(node, 3, &s_r));
-      k->residual_multiplier_ = s_r / s_y;
-    }
-
-    const Tensor* W = info.constant_input(1);
-    if (!W || W->dtype() != DType::kFloat32)
-      return unsupported(node, "int8 Conv needs constant float32 weights");
-    if (W->rank() < 3) return shape_error(node, "W must have rank >= 3, got " + dims_str(W->dims()));
-    const int64_t M = W->dim(0), group = k->attrs_.group;
-    if (M % group != 0)
-      return shape_error(node, "W's output channels (" + std::to_string(M) + ") are not divisible by group " +
-                                   std::to_string(group));
-    const int64_t per = M > 0 ? W->numel() / M : 0;  // C/group * taps
-    const Tensor* B = info.has_input(2) ? info.constant_input(2) : nullptr;
-    if (info.has_input(2) && (!B || B->dtype() != DType::kFloat32))
-      return unsupported(node, "int8 Conv needs a constant float32 bias");
-    if (B && (B->rank() != 1 || B->dim(0) != M))
-      return shape_error(node, "bias " + dims_str(B->dims()) + " must have shape [" + std::to_string(M) + "]");
-
-    k->w_dims_ = W->dims();
-    std::vector<float> s_w;
-    quantize_weights_per_channel(W->data<float>(), M, per, &k->wq_, &s_w);
-    k->multiplier_.resize(size_t(M));
-    k->bias_.assign(size_t(M), 0);
-    for (int64_t c = 0; c < M; c++) {
-      k->multiplier_[size_t(c)] = s_x * s_w[size_t(c)] / s_y;
-      if (B) k->bias_[size_t(c)] = quantize_bias(B->data<float>()[c], s_x, s_w[size_t(c)], per);
-    }
-
-    const int nsp = int(W->rank()) - 2;
-    k->depthwise_ = W->dim(1) == 1 && group == M && nsp <= 2;
-    if (!k->depthwise_ && M > 0 && per > 0) {
-      const int64_t Mg = M / group;
+    ConvS8Plan& p = k->plan_;
+    INT8RT_RETURN_IF_ERROR(plan_conv_s8(info, &p));
+    if (!p.depthwise && p.M > 0 && p.per > 0) {
+      const int64_t group = p.attrs.group, Mg = p.M / group;
       k->packed_.resize(size_t(group));
       for (int64_t g = 0; g < group; g++)
-        INT8RT_RETURN_IF_ERROR(qpack_a(k->wq_.data() + g * Mg * per, per, Mg, per, &k->packed_[size_t(g)]));
-      k->wq_.clear();  // the packed copy is all the GEMM needs
-      k->wq_.shrink_to_fit();
+        INT8RT_RETURN_IF_ERROR(qpack_a(p.wq.data() + g * Mg * p.per, p.per, Mg, p.per, &k->packed_[size_t(g)]));
+      p.wq.clear();  // the packed copy is all the GEMM needs
+      p.wq.shrink_to_fit();
       k->label_ = "conv_s8_gemm_" + qgemm_kernel_name();
     } else {
       k->label_ = std::string("conv_s8_depthwise_") + dwconv2d_s8_kernel_name();
@@ -104,7 +113,8 @@ class ConvS8Kernel final : public OpKernel {
   // W and B live on as the quantized/packed weights and the int32 bias: only X and the residual are read.
   bool reads_input_data(size_t i) const override { return i == 0 || i == 3; }
   size_t weight_bytes() const override {
-    size_t n = vector_bytes(wq_) + vector_bytes(packed_) + vector_bytes(bias_) + vector_bytes(multiplier_);
+    size_t n = vector_bytes(plan_.wq) + vector_bytes(packed_) + vector_bytes(plan_.bias) +
+               vector_bytes(plan_.multiplier);
     for (const QPackedA& p : packed_) n += vector_bytes(p.data) + vector_bytes(p.row_sums);
     return n;
   }
@@ -114,11 +124,11 @@ class ConvS8Kernel final : public OpKernel {
     const Tensor* X;
     INT8RT_RETURN_IF_ERROR(int8_input(ctx, 0, &X));
     conv_params::Geometry g;
-    INT8RT_RETURN_IF_ERROR(conv_params::conv_geometry(node, attrs_, X->dims(), w_dims_, &g));
+    INT8RT_RETURN_IF_ERROR(conv_params::conv_geometry(node, plan_.attrs, X->dims(), plan_.w_dims, &g));
     Dims ydims{g.N, g.M};
     ydims.insert(ydims.end(), g.out.begin(), g.out.end());
     const Tensor* R = nullptr;
-    if (has_residual_) {
+    if (plan_.has_residual) {
       INT8RT_RETURN_IF_ERROR(int8_input(ctx, 3, &R));
       if (R->dims() != ydims)
         return shape_error(node, "the fused residual " + dims_str(R->dims()) + " must have the output shape " +
@@ -128,7 +138,7 @@ class ConvS8Kernel final : public OpKernel {
     INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, DType::kInt8, ydims, &Y));
     if (Y->numel() == 0) return Status::OK();
     const int8_t* res = R ? R->data<int8_t>() : nullptr;
-    if (depthwise_) return depthwise(ctx, g, *X, res, Y);
+    if (plan_.depthwise) return depthwise(ctx, g, *X, res, Y);
     return gemm_conv(ctx, g, *X, res, Y);
   }
 
@@ -137,8 +147,8 @@ class ConvS8Kernel final : public OpKernel {
                    Tensor* Y) const {
     DwConvS8Plane p;
     conv_params::set_plane_geometry(conv_params::make_patch2d(g), &p);
-    p.qmin = qmin_;
-    p.qmax = qmax_;
+    p.qmin = plan_.qmin;
+    p.qmax = plan_.qmax;
     const int64_t C = g.C, P = g.out_size, in_size = g.in_size, taps = g.k_size, planes = g.N * C;
     const size_t ws = (dwconv2d_s8_workspace(p) + 63) / 64 * 64;
     ThreadPool* pool = ctx.pool();
@@ -152,11 +162,11 @@ class ConvS8Kernel final : public OpKernel {
     conv_params::run_items(pool, ntasks, planes, ntasks > 1, [&](int64_t i, int64_t task) {
       const int64_t c = i % C;
       DwConvS8Channel ch;
-      ch.w = wq_.data() + c * taps;
-      ch.bias = bias_[size_t(c)];
-      ch.multiplier = multiplier_[size_t(c)];
+      ch.w = plan_.wq.data() + c * taps;
+      ch.bias = plan_.bias[size_t(c)];
+      ch.multiplier = plan_.multiplier[size_t(c)];
       ch.residual = res ? res + i * P : nullptr;
-      ch.residual_multiplier = residual_multiplier_;
+      ch.residual_multiplier = plan_.residual_multiplier;
       dwconv2d_s8(p, x + i * in_size, ch, y + i * P, scratch + size_t(task) * ws);
     });
     return Status::OK();
@@ -175,9 +185,9 @@ class ConvS8Kernel final : public OpKernel {
           const int64_t c = i % g.M;
           for (int64_t j = 0; j < P; j++) {
             const int64_t o = i * P + j;
-            y[o] = res ? requantize_acc(bias_[size_t(c)], multiplier_[size_t(c)], res[o], residual_multiplier_,
-                                        qmin_, qmax_)
-                       : requantize_acc(bias_[size_t(c)], multiplier_[size_t(c)], qmin_, qmax_);
+            y[o] = res ? requantize_acc(plan_.bias[size_t(c)], plan_.multiplier[size_t(c)], res[o],
+                                        plan_.residual_multiplier, plan_.qmin, plan_.qmax)
+                       : requantize_acc(plan_.bias[size_t(c)], plan_.multiplier[size_t(c)], plan_.qmin, plan_.qmax);
           }
         }
       });
@@ -223,15 +233,15 @@ class ConvS8Kernel final : public OpKernel {
   // element yoff with rows `ld` apart.
   QEpilogue group_epilogue(int64_t m0, const int8_t* res, int64_t yoff, int64_t ld) const {
     QEpilogue ep;
-    ep.bias = bias_.data() + m0;
-    ep.multiplier = multiplier_.data() + m0;
+    ep.bias = plan_.bias.data() + m0;
+    ep.multiplier = plan_.multiplier.data() + m0;
     if (res) {
       ep.residual = res + yoff;
       ep.ldr = ld;
-      ep.residual_multiplier = residual_multiplier_;
+      ep.residual_multiplier = plan_.residual_multiplier;
     }
-    ep.qmin = qmin_;
-    ep.qmax = qmax_;
+    ep.qmin = plan_.qmin;
+    ep.qmax = plan_.qmax;
     return ep;
   }
 
@@ -276,16 +286,8 @@ class ConvS8Kernel final : public OpKernel {
     return Status::OK();
   }
 
-  conv_params::ConvAttrs attrs_;
-  Dims w_dims_;
-  bool depthwise_ = false;
-  bool has_residual_ = false;
-  std::vector<int8_t> wq_;          // depthwise: quantized weights [C, taps]
+  ConvS8Plan plan_;                 // plan_.wq: the depthwise weights [C, taps] (emptied for the GEMM path)
   std::vector<QPackedA> packed_;    // GEMM: quantized weights packed per group
-  std::vector<int32_t> bias_;       // [M]
-  std::vector<float> multiplier_;   // [M]
-  float residual_multiplier_ = 0.f;
-  int32_t qmin_ = -128, qmax_ = 127;
   std::string label_ = "conv_s8";
 };
 

@@ -46,20 +46,9 @@ class BinaryS8Kernel final : public OpKernel {
       return shape_error(node, "takes exactly two inputs");
     if (!node.attr_string("__activation", "").empty())
       return unsupported(node, "int8 " + node.op_type + " has no fused activation");
-    float s_a, s_b, s_y;
-    INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_a));
-    INT8RT_RETURN_IF_ERROR(node_in_scale(node, 1, &s_b));
-    INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
     std::unique_ptr<BinaryS8Kernel> k(new BinaryS8Kernel());
     k->op_ = op;
-    if (op == BinaryS8::kAdd) {
-      k->ma_ = s_a / s_y;
-      k->mb_ = s_b / s_y;
-    } else {
-      k->ma_ = s_a * s_b / s_y;
-    }
-    if (!std::isfinite(k->ma_) || !std::isfinite(k->mb_))
-      return unsupported(node, "the int8 scales give a requantization multiplier out of float range");
+    INT8RT_RETURN_IF_ERROR(binary_s8_multipliers(node, op == BinaryS8::kAdd, &k->ma_, &k->mb_));
     *out = std::move(k);
     return Status::OK();
   }
@@ -143,34 +132,10 @@ Status same_scale(const NodeDef& node, float* s) {
   return Status::OK();
 }
 
-Status make_relu_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-  float s;
-  INT8RT_RETURN_IF_ERROR(same_scale(info.node(), &s));
-  out->reset(new ClampS8Kernel(0, 127));
-  return Status::OK();
-}
-
-Status make_clip_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-  const NodeDef& node = info.node();
-  float s;
-  INT8RT_RETURN_IF_ERROR(same_scale(node, &s));
-  float lo = -INFINITY, hi = INFINITY;
-  if (info.opset() < 11) {
-    lo = node.attr_float("min", -INFINITY);
-    hi = node.attr_float("max", INFINITY);
-  } else {
-    for (size_t i = 1; i <= 2; i++) {
-      if (!info.has_input(i)) continue;
-      const Tensor* b = info.constant_input(i);
-      if (!b || b->dtype() != DType::kFloat32 || b->numel() != 1)
-        return unsupported(node, "int8 Clip needs constant float32 scalar bounds");
-      (i == 1 ? lo : hi) = b->data<float>()[0];
-    }
-  }
-  if (std::isnan(lo) || std::isnan(hi)) return unsupported(node, "int8 Clip has a NaN bound");
-  int32_t qlo, qhi;
-  activation_bounds_s8(lo, hi, s, &qlo, &qhi);
-  out->reset(new ClampS8Kernel(int8_t(qlo), int8_t(qhi)));
+Status make_clamp_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
+  int8_t lo, hi;
+  INT8RT_RETURN_IF_ERROR(clamp_s8_bounds(info, &lo, &hi));
+  out->reset(new ClampS8Kernel(lo, hi));
   return Status::OK();
 }
 
@@ -259,43 +224,8 @@ Status table_params(const NodeDef& node, eltwise::UnaryOp* op, eltwise::UnaryPar
 }
 
 Status make_table_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-  const NodeDef& node = info.node();
-  eltwise::UnaryOp op = eltwise::UnaryOp::kRelu;  // set by table_params on success
-  eltwise::UnaryParams p;
-  INT8RT_RETURN_IF_ERROR(table_params(node, &op, &p));
-  float s_x, s_y;
-  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
-  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
-  float xs[256], ys[256];
-  for (int q = -128; q < 128; q++) xs[q + 128] = float(q) * s_x;
-  // The portable loops: the same table on every machine.
-  eltwise::f32_kernels_portable().unary(op, p, xs, ys, 256);
   int8_t table[256];
-  for (int i = 0; i < 256; i++) {
-    if (std::isnan(ys[i]))
-      return unsupported(node, "int8 " + node.op_type + " is undefined for part of its int8 input range (" +
-                                   std::to_string(xs[i]) + " gives NaN)");
-    table[i] = quantize_s8(ys[i], s_y);
-  }
-  out->reset(new TableS8Kernel(table));
-  return Status::OK();
-}
-
-// A table the planner computed (int8rt.LookupTable).
-Status make_lookup_table_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
-  const NodeDef& node = info.node();
-  float s_x, s_y;
-  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
-  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
-  if (info.num_inputs() != 1 || !info.has_input(0)) return shape_error(node, "takes exactly one input");
-  const std::vector<int64_t> t = node.attr_ints("__table");
-  if (t.size() != 256) return unsupported(node, "needs a __table of 256 entries, got " + std::to_string(t.size()));
-  int8_t table[256];
-  for (size_t i = 0; i < 256; i++) {
-    if (t[i] < -128 || t[i] > 127)
-      return unsupported(node, "__table[" + std::to_string(i) + "] = " + std::to_string(t[i]) + " is not an int8");
-    table[i] = int8_t(t[i]);
-  }
+  INT8RT_RETURN_IF_ERROR(table_s8(info, table));
   out->reset(new TableS8Kernel(table));
   return Status::OK();
 }
@@ -400,16 +330,90 @@ Status make_concat_s8(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
 
 }  // namespace
 
+Status binary_s8_multipliers(const NodeDef& node, bool add, float* ma, float* mb) {
+  float s_a, s_b, s_y;
+  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_a));
+  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 1, &s_b));
+  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
+  *ma = add ? s_a / s_y : s_a * s_b / s_y;
+  *mb = add ? s_b / s_y : 0.f;
+  if (!std::isfinite(*ma) || !std::isfinite(*mb))
+    return unsupported(node, "the int8 scales give a requantization multiplier out of float range");
+  return Status::OK();
+}
+
+Status clamp_s8_bounds(const KernelInfo& info, int8_t* lo_q, int8_t* hi_q) {
+  const NodeDef& node = info.node();
+  float s;
+  INT8RT_RETURN_IF_ERROR(same_scale(node, &s));
+  if (node.op_type == "Relu") {
+    *lo_q = 0;
+    *hi_q = 127;
+    return Status::OK();
+  }
+  float lo = -INFINITY, hi = INFINITY;
+  if (info.opset() < 11) {
+    lo = node.attr_float("min", -INFINITY);
+    hi = node.attr_float("max", INFINITY);
+  } else {
+    for (size_t i = 1; i <= 2; i++) {
+      if (!info.has_input(i)) continue;
+      const Tensor* b = info.constant_input(i);
+      if (!b || b->dtype() != DType::kFloat32 || b->numel() != 1)
+        return unsupported(node, "int8 Clip needs constant float32 scalar bounds");
+      (i == 1 ? lo : hi) = b->data<float>()[0];
+    }
+  }
+  if (std::isnan(lo) || std::isnan(hi)) return unsupported(node, "int8 Clip has a NaN bound");
+  int32_t qlo, qhi;
+  activation_bounds_s8(lo, hi, s, &qlo, &qhi);
+  *lo_q = int8_t(qlo);
+  *hi_q = int8_t(qhi);
+  return Status::OK();
+}
+
+Status table_s8(const KernelInfo& info, int8_t table[256]) {
+  const NodeDef& node = info.node();
+  float s_x, s_y;
+  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
+  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
+  if (node.domain == "int8rt" && node.op_type == "LookupTable") {  // a table the planner computed
+    if (info.num_inputs() != 1 || !info.has_input(0)) return shape_error(node, "takes exactly one input");
+    const std::vector<int64_t> t = node.attr_ints("__table");
+    if (t.size() != 256) return unsupported(node, "needs a __table of 256 entries, got " + std::to_string(t.size()));
+    for (size_t i = 0; i < 256; i++) {
+      if (t[i] < -128 || t[i] > 127)
+        return unsupported(node, "__table[" + std::to_string(i) + "] = " + std::to_string(t[i]) + " is not an int8");
+      table[i] = int8_t(t[i]);
+    }
+    return Status::OK();
+  }
+  eltwise::UnaryOp op = eltwise::UnaryOp::kRelu;  // set by table_params on success
+  eltwise::UnaryParams p;
+  INT8RT_RETURN_IF_ERROR(table_params(node, &op, &p));
+  float xs[256], ys[256];
+  for (int q = -128; q < 128; q++) xs[q + 128] = float(q) * s_x;
+  // The portable loops: the same table on every machine.
+  eltwise::f32_kernels_portable().unary(op, p, xs, ys, 256);
+  for (int i = 0; i < 256; i++) {
+    if (std::isnan(ys[i]))
+      return unsupported(node, "int8 " + node.op_type + " is undefined for part of its int8 input range (" +
+                                   std::to_string(xs[i]) + " gives NaN)");
+    table[i] = quantize_s8(ys[i], s_y);
+  }
+  return Status::OK();
+}
+
 void register_int8_eltwise_ops(KernelRegistry& r) {
   auto add = [&r](const char* op, int since, const char* name, KernelFactory f) {
     r.add({op, "", since, 0, Device::kCpu, Precision::kInt8, name, f});
   };
   add("Add", 7, "add_s8", &make_add_s8);
   add("Mul", 7, "mul_s8", &make_mul_s8);
-  add("Relu", 1, "relu_s8", &make_relu_s8);
-  add("Clip", 1, "clip_s8", &make_clip_s8);
+  add("Relu", 1, "relu_s8", &make_clamp_s8);
+  add("Clip", 1, "clip_s8", &make_clamp_s8);
   add("Concat", 4, "concat_s8", &make_concat_s8);
-  r.add({"LookupTable", "int8rt", 1, 0, Device::kCpu, Precision::kInt8, "table_s8", &make_lookup_table_s8});
+  r.add({"LookupTable", "int8rt", 1, 0, Device::kCpu, Precision::kInt8, "table_s8", &make_table_s8});
   for (const char* op : {"Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "LeakyRelu", "Elu", "Selu", "Celu", "Exp",
                          "Log", "Sqrt", "Softplus", "Softsign", "Gelu", "Erf", "Mish", "Swish", "ThresholdedRelu",
                          "Shrink", "Abs", "Neg", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Tan",

@@ -21,6 +21,7 @@
 #include "ops/int8_common.h"
 #include "ops/int8_dynamic.h"
 #include "ops/int8_linear_kernels.h"
+#include "ops/int8_plan.h"
 
 namespace int8rt {
 namespace int8ops {
@@ -37,6 +38,26 @@ void transpose_s8(const int8_t* src, int64_t lds, int8_t* dst, int64_t ldd, int6
       }
     }
   }
+}
+
+Status plan_linear_s8(const NodeDef& node, const std::vector<float>& wt, const std::vector<float>& bias, int64_t N,
+                      int64_t K, LinearS8Plan* out) {
+  LinearS8Plan& p = *out;
+  float s_x, s_y;
+  INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
+  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
+  INT8RT_RETURN_IF_ERROR(fused_activation_bounds(node, s_y, &p.qmin, &p.qmax));
+  p.N = N;
+  p.K = K;
+  std::vector<float> s_w;
+  quantize_weights_per_channel(wt.data(), N, K, &p.wq, &s_w);
+  p.multiplier.resize(size_t(N));
+  p.bias.assign(size_t(N), 0);
+  for (int64_t n = 0; n < N; n++) {
+    p.multiplier[size_t(n)] = s_x * s_w[size_t(n)] / s_y;
+    if (!bias.empty()) p.bias[size_t(n)] = quantize_bias(bias[size_t(n)], s_x, s_w[size_t(n)], K);
+  }
+  return Status::OK();
 }
 
 namespace {
@@ -64,22 +85,15 @@ class LinearS8 {
 
   // wt: [N, K] float (alpha already applied); bias: N floats or empty.
   Status init(const NodeDef& node, const std::vector<float>& wt, std::vector<float> bias, int64_t N, int64_t K) {
-    float s_x, s_y;
-    INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
-    INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
-    INT8RT_RETURN_IF_ERROR(fused_activation_bounds(node, s_y, &qmin_, &qmax_));
+    LinearS8Plan p;
+    INT8RT_RETURN_IF_ERROR(plan_linear_s8(node, wt, bias, N, K, &p));
     N_ = N;
     K_ = K;
-    std::vector<int8_t> q;
-    std::vector<float> s_w;
-    quantize_weights_per_channel(wt.data(), N, K, &q, &s_w);
-    multiplier_.resize(size_t(N));
-    bias_.assign(size_t(N), 0);
-    for (int64_t n = 0; n < N; n++) {
-      multiplier_[size_t(n)] = s_x * s_w[size_t(n)] / s_y;
-      if (!bias.empty()) bias_[size_t(n)] = quantize_bias(bias[size_t(n)], s_x, s_w[size_t(n)], K);
-    }
-    if (N > 0 && K > 0) INT8RT_RETURN_IF_ERROR(qpack_a(q.data(), K, N, K, &packed_));
+    qmin_ = p.qmin;
+    qmax_ = p.qmax;
+    bias_ = std::move(p.bias);
+    multiplier_ = std::move(p.multiplier);
+    if (N > 0 && K > 0) INT8RT_RETURN_IF_ERROR(qpack_a(p.wq.data(), K, N, K, &packed_));
     return Status::OK();
   }
 

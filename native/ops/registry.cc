@@ -1,5 +1,8 @@
-// The CPU kernel registry: each operator family registers its kernels here, in preference order.
+// The kernel registry: each operator family registers its kernels here, in preference order; the CUDA operators
+// (ops/cuda/) last.
 #include "ops/registry.h"
+
+#include "ops/cuda/cuda_ops.h"
 
 namespace int8rt {
 
@@ -17,6 +20,7 @@ const KernelRegistry& kernel_registry() {
     register_quantize_ops(*r);
     register_int8_ops(*r);
     register_qlinear_ops(*r);
+    cudaops::register_cuda_ops(*r);
     return r;
   }();
   return *registry;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import type { Calibration } from '../../calibrate';
-import type { Precision } from '../../engine';
+import type { Device, Precision } from '../../engine';
 import type { Profile } from '../../profile';
 import { compareProfiles } from '../../profile/compare';
 import {
@@ -13,6 +13,8 @@ import {
   checkPrecisionArgs,
   collect,
   createEngine,
+  DEVICE_OPTION,
+  parseDevice,
   intOption,
   loadCalibration,
   Output,
@@ -25,6 +27,7 @@ interface ProfileCliOptions {
   calib?: string;
   precision?: Precision[];
   threads?: number;
+  device?: Device;
   iterations: number;
   warmup: number;
   input: string[];
@@ -54,6 +57,7 @@ export function profileCommand(): Command {
     .option('-i, --input <name=file>', 'input tensor from a .npy or .pb file (repeatable)', collect, [])
     .option('--shape <name=dims>', 'dims for generated data of an input with symbolic dims, e.g. x=1x3x640x640 (repeatable)', collect, [])
     .option('--seed <n>', 'seed of the generated inputs', intOption(0), 0)
+    .option(...DEVICE_OPTION, parseDevice)
     .option('--html <file>', 'write a self-contained HTML report (chart, tables, precision report)')
     .option('--trace <file>', 'write a Chrome trace (open in https://ui.perfetto.dev or chrome://tracing)')
     .option('--top <n>', 'print only the n slowest rows (0: all)', intOption(0), 0)
@@ -76,7 +80,7 @@ export function profileCommand(): Command {
       const profiles: Profile[] = [];
       let sources: FeedSource[] = [];
       for (const precision of precisions) {
-        const engine = await createEngine(model, { precision, threads: o.threads }, calibration);
+        const engine = await createEngine(model, { precision, threads: o.threads, device: o.device }, calibration);
         try {
           const built = buildFeeds(engine.inputs, o.input, o.shape, o.seed, (s) => {
             if (profiles.length === 0) out.note(s);

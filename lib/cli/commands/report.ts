@@ -3,14 +3,15 @@
 
 import * as path from 'node:path';
 import { Command } from 'commander';
-import type { Precision, ReportRow } from '../../engine';
+import type { Device, Precision, ReportRow } from '../../engine';
 import { renderTable } from '../../profile/text';
-import { checkPrecisionArgs, createEngine, intOption, Output, parsePrecision } from '../common';
+import { checkPrecisionArgs, DEVICE_OPTION, parseDevice, createEngine, intOption, Output, parsePrecision } from '../common';
 
 interface ReportOptions {
   calib?: string;
   precision?: Precision;
   threads?: number;
+  device?: Device;
   json?: boolean;
 }
 
@@ -41,34 +42,43 @@ export function reportCommand(): Command {
     .option('-c, --calib <file>', 'calibration (TensorRT cache or int8rt JSON); needed for precision int8')
     .option('-p, --precision <precision>', 'fp32, fp16, int8 or int8-dynamic (default int8)', parsePrecision)
     .option('-t, --threads <n>', 'intra-op threads', intOption(1, 1024))
+    .option(...DEVICE_OPTION, parseDevice)
     .option('--json', 'print the rows as JSON')
     .addHelpText('after', '\nExample: int8rt report model.onnx --calib model.calib')
     .action(async (model: string, o: ReportOptions) => {
       const out = new Output(o.json);
       const precision = o.precision ?? 'int8';
       checkPrecisionArgs([precision], o.calib, 'report');
-      const engine = await createEngine(model, { precision, calib: o.calib, threads: o.threads });
+      const engine = await createEngine(model, { precision, calib: o.calib, threads: o.threads, device: o.device });
+      const cudaAsked = o.device !== undefined && o.device !== 'cpu';
       try {
         const rows = engine.report();
         const macs = engine.macs();
         out.result(
           () =>
             [
-              `${path.basename(model)}: ${precision}`,
+              `${path.basename(model)}: ${precision}` +
+                (engine.device === 'cuda' ? ', CUDA' : cudaAsked ? `, CPU (${engine.deviceReason})` : ''),
               '',
               renderTable(
-                ['node', 'op', 'precision', 'kernel', 'fused into', 'note / reason'],
+                ['node', 'op', 'precision', ...(cudaAsked ? ['device'] : []), 'kernel', 'fused into', 'note / reason'],
                 rows.map((r) => [
                   r.node,
                   r.op,
                   r.precision,
+                  ...(cudaAsked ? [r.device] : []),
                   r.kernel,
                   r.fusedInto ?? '',
-                  [r.boundary ? 'inserted by int8rt' : '', r.note ?? '', r.reason ? `not int8: ${r.reason}` : '']
+                  [
+                    r.boundary ? 'inserted by int8rt' : '',
+                    r.note ?? '',
+                    r.reason ? `not int8: ${r.reason}` : '',
+                    engine.device === 'cuda' && r.deviceReason ? `on the CPU: ${r.deviceReason}` : '',
+                  ]
                     .filter(Boolean)
                     .join('; '),
                 ]),
-                [false, false, false, false, false, false],
+                [false, false, false, ...(cudaAsked ? [false] : []), false, false, false],
               ),
               '',
               ...summary(rows, macs),

@@ -4,11 +4,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { dump as dumpNpy } from 'npyjs';
-import type { Precision } from '../../engine';
+import type { Device, Precision } from '../../engine';
 import { timeStats } from '../../profile';
 import { fmtShape, renderTable } from '../../profile/text';
 import type { Tensor } from '../../tensor';
-import { checkPrecisionArgs, collect, createEngine, fmtLatency, intOption, Output, parsePrecision } from '../common';
+import {
+  checkPrecisionArgs,
+  collect,
+  createEngine,
+  DEVICE_OPTION,
+  fmtLatency,
+  intOption,
+  Output,
+  parseDevice,
+  parsePrecision,
+} from '../common';
 import { buildFeeds } from '../tensors';
 
 interface RunOptions {
@@ -17,6 +27,7 @@ interface RunOptions {
   precision: Precision;
   calib?: string;
   threads?: number;
+  device?: Device;
   iterations: number;
   warmup: number;
   seed: number;
@@ -75,6 +86,7 @@ export function runCommand(): Command {
     .option('-n, --iterations <n>', 'timed runs after the first one', intOption(0, 1_000_000), 10)
     .option('--warmup <n>', 'untimed runs between the first run and the timed ones', intOption(0, 1_000_000), 1)
     .option('--seed <n>', 'seed of the generated inputs', intOption(0), 0)
+    .option(...DEVICE_OPTION, parseDevice)
     .option('--save <dir>', 'write each output to <dir>/<output>.npy')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -116,7 +128,8 @@ export function runCommand(): Command {
         const threads = engine.intraOpThreads;
         out.result(
           () => {
-            const lines = [`${path.basename(model)}: ${o.precision}, ${threads} thread(s)`, ''];
+            const where = engine.device === 'cuda' ? ', CUDA' : o.device && o.device !== 'cpu' ? `, CPU (${engine.deviceReason})` : '';
+            const lines = [`${path.basename(model)}: ${o.precision}, ${threads} thread(s)${where}`, ''];
             lines.push(
               renderTable(
                 ['input', 'dtype', 'shape', 'data'],
@@ -151,6 +164,7 @@ export function runCommand(): Command {
             model,
             precision: o.precision,
             intraOpThreads: threads,
+            device: engine.device,
             inputs: sources,
             outputs,
             latencyMs: { first: firstMs, ...(stats ? { runs: times.length, ...stats } : {}) },
