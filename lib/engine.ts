@@ -33,8 +33,9 @@ export interface EngineOptions {
   calibration?: CalibrationRanges;
   /** Per ONNX node name: 'fp32' or 'int8'. Always obeyed, or Engine.create fails saying why. */
   nodePrecision?: Record<string, 'fp32' | 'int8'>;
-  /** 'cpu' (default), 'cuda' or 'auto'; see `cudaInfo()` for what this machine can do. On CUDA, operators without a
-   * CUDA kernel run on the CPU, and their report rows say so in `deviceReason`. */
+  /** 'cpu' (default), 'cuda' or 'auto'; see `cudaInfo()` for what this machine can do. On CUDA, nodes with a CUDA
+   * kernel for their operator and precision run on the GPU, the others on the CPU (their report rows say why in
+   * `deviceReason`), with copies between the two where values cross. */
   device?: Device;
   /** The CUDA device (ordinal, default 0); ignored on the CPU. */
   deviceId?: number;
@@ -77,7 +78,7 @@ export interface ReportRow {
   /** Why the node is not int8, when int8 was asked for. */
   reason?: string;
   /** On an engine created with device 'cuda' or 'auto': why this node runs on the CPU (CUDA unavailable, with the
-   * exact reason, or no CUDA kernel for the operator yet). */
+   * exact reason; no CUDA kernel for the operator in its precision; or what the CUDA kernel could not take). */
   deviceReason?: string;
   /**
    * A QuantizeLinear/DequantizeLinear that int8rt inserted between float and int8 nodes (not an ONNX node), or one of
