@@ -67,6 +67,10 @@ export interface NativeAddon {
     },
   ): Promise<EngineHandle>;
   buildInfo(): Omit<BuildInfo, 'loadedFrom' | 'cuda'>;
+  /** The engine's per-output-channel weight quantization (quant/qnode.h): C rows of weights -> int8 and scales. */
+  quantizeWeights(w: Float32Array, channels: number): { q: Int8Array; scales: Float32Array };
+  /** The engine's int32 bias of each channel (ops/int8_common.h quantize_bias). */
+  quantizeBias(b: Float32Array, sx: number, sw: Float32Array, depth: number): Int32Array;
   /** lib/bundle.ts: the model and options in the bundle format (native/core/model_bundle.h). */
   saveBundle(
     desc: ModelDescription,

@@ -33,6 +33,7 @@
 // Opset: per-axis Q/DQ need opset 13; older models are lifted to 13 (lib/qdq/opset.ts).
 
 import { Int8rtError } from '../errors';
+import { native } from '../native';
 import type { ReportRow } from '../engine';
 import { encodeModel } from '../onnx/write';
 import {
@@ -85,27 +86,19 @@ function tensor(name: string, dtype: number, dims: number[], data: ArrayBufferVi
   return { name, dtype, dims, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() };
 }
 
-/** Per output channel: C rows of `per` weights -> int8 in [-127, 127] and scale amax / 127 (quant/qnode.cc). */
+/**
+ * Per output channel: C rows of `per` weights -> int8 in [-127, 127] and scale amax / 127, by the engine's own code
+ * (quant/qnode.h), so that the export holds the very integers the int8 kernels use.
+ */
 function quantizePerChannel(w: Float32Array, C: number, per: number): { q: Int8Array; scale: Float32Array } {
-  const q = new Int8Array(C * per);
-  const scale = new Float32Array(C);
-  for (let c = 0; c < C; c++) {
-    let amax = 0;
-    for (let j = 0; j < per; j++) amax = Math.max(amax, Math.abs(w[c * per + j]));
-    const s = amax > 0 ? f32(amax / 127) : 1;
-    scale[c] = s;
-    for (let j = 0; j < per; j++) q[c * per + j] = rne(Math.min(Math.max(f32(w[c * per + j] / s), -127), 127));
-  }
-  return { q, scale };
+  if (C === 0 || per === 0) return { q: new Int8Array(C * per), scale: new Float32Array(C).fill(1) };
+  const { q, scales } = native().quantizeWeights(w.length === C * per ? w : w.subarray(0, C * per), C);
+  return { q, scale: scales };
 }
 
-/** int32 bias of one channel (ops/int8_common.h quantize_bias). */
+/** int32 bias of one channel, by the engine's own code (ops/int8_common.h quantize_bias). */
 function quantizeBias(b: number, sx: number, sw: number, depth: number): number {
-  const scale = f32(sx * sw);
-  const limit = 2147483647 - Math.max(depth, 0) * 128 * 127;
-  let q = rne(b / scale);
-  if (Number.isNaN(q)) q = 0;
-  return Math.min(Math.max(q, -limit), limit);
+  return native().quantizeBias(Float32Array.of(b), sx, Float32Array.of(sw), depth)[0];
 }
 
 /**

@@ -12,7 +12,9 @@
 
 #include "addon/convert.h"
 #include "core/engine.h"
+#include "ops/int8_common.h"
 #include "quant/calibrator.h"
+#include "quant/qnode.h"
 
 namespace int8rt {
 namespace addon {
@@ -290,9 +292,53 @@ Napi::Value CreateCalibrator(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// quantizeWeights(w: Float32Array, channels) -> { q: Int8Array, scales: Float32Array }: the engine's own per-channel
+// weight quantization (quant/qnode.h), for the QDQ export (lib/qdq), which must write the weights the kernels use.
+Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+      !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "quantizeWeights(w: Float32Array, channels: number)");
+  Napi::Float32Array w = info[0].As<Napi::Float32Array>();
+  const double channels = info[1].As<Napi::Number>().DoubleValue();
+  if (!(channels >= 1) || channels != double(int64_t(channels)) || int64_t(w.ElementLength()) % int64_t(channels) != 0)
+    throw Napi::RangeError::New(env, "quantizeWeights: channels must divide the number of weights");
+  const int64_t C = int64_t(channels), per = int64_t(w.ElementLength()) / C;
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  quantize_weights_per_channel(w.Data(), C, per, &q, &scales);
+  Napi::Int8Array qa = Napi::Int8Array::New(env, q.size());
+  std::copy(q.begin(), q.end(), qa.Data());
+  Napi::Float32Array sa = Napi::Float32Array::New(env, scales.size());
+  std::copy(scales.begin(), scales.end(), sa.Data());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("q", qa);
+  o.Set("scales", sa);
+  return o;
+}
+
+// quantizeBias(b: Float32Array, sx, sw: Float32Array, depth) -> Int32Array: ops/int8_common.h quantize_bias per channel.
+Napi::Value QuantizeBias(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto is_f32 = [](const Napi::Value& v) {
+    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+  };
+  if (info.Length() < 4 || !is_f32(info[0]) || !info[1].IsNumber() || !is_f32(info[2]) || !info[3].IsNumber())
+    throw Napi::TypeError::New(env, "quantizeBias(b: Float32Array, sx: number, sw: Float32Array, depth: number)");
+  Napi::Float32Array b = info[0].As<Napi::Float32Array>(), sw = info[2].As<Napi::Float32Array>();
+  if (b.ElementLength() != sw.ElementLength()) throw Napi::RangeError::New(env, "quantizeBias: b and sw differ in length");
+  const float sx = info[1].As<Napi::Number>().FloatValue();
+  const int64_t depth = int64_t(info[3].As<Napi::Number>().DoubleValue());
+  Napi::Int32Array out = Napi::Int32Array::New(env, b.ElementLength());
+  for (size_t i = 0; i < b.ElementLength(); i++) out[i] = int8ops::quantize_bias(b[i], sx, sw[i], depth);
+  return out;
+}
+
 }  // namespace
 
 void register_calibration(Napi::Env env, Napi::Object exports) {
+  exports.Set("quantizeWeights", Napi::Function::New(env, QuantizeWeights, "quantizeWeights"));
+  exports.Set("quantizeBias", Napi::Function::New(env, QuantizeBias, "quantizeBias"));
   // The handle class's constructor lives as long as the createCalibrator function that needs it.
   auto* ctor = new Napi::FunctionReference(Napi::Persistent(CalibratorHandle::Init(env)));
   Napi::Function create = Napi::Function::New(env, CreateCalibrator, "createCalibrator", ctor);
