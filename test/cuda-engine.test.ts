@@ -111,18 +111,24 @@ describe('CUDA execution on the emulated driver', () => {
     expectClean(stats);
   });
 
-  test('an fp32 model has no CUDA kernels: every node on the CPU with the reason, nothing on the device', () => {
+  test('fp32 MNIST-8: MatMul and Add on the device, Conv and MaxPool (no fp32 CUDA kernels) on the CPU', () => {
     if (!ready() || !fs.existsSync(MNIST8_PATH)) return;
     const { out, stats } = child(['fp32', MNIST8_PATH]);
-    for (const r of executed(out.rows as Row[])) {
-      expect(r.device).toBe('cpu');
-      // A view (Reshape) has a CUDA kernel but follows its input, which is on the CPU.
-      expect(r.deviceReason).toMatch(new RegExp(`^no CUDA kernel for ${r.op} in fp32$|^a view runs where its input is`));
+    const rows = executed(out.rows as Row[]);
+    for (const r of rows) {
+      if (r.op === 'MatMul' || (r.op === 'Add' && !r.fused && r.node === 'Plus214')) {
+        expect(r.device, r.node).toBe('cuda');
+        expect(r.kernel).toMatch(/_f32_cuda$/);
+      } else {
+        expect(r.device, r.node).toBe('cpu');
+        // A fused row carries its host's reason; a view (Reshape) follows its input, which is on the CPU.
+        expect(r.deviceReason).toMatch(/^no CUDA kernel for (Conv|MaxPool) in fp32$|^a view runs where its input is/);
+      }
     }
-    const cmp = out.compare as { same: number; total: number };
-    expect(cmp.same).toBe(cmp.total);
-    expect(stats.allocs).toBe(0);
-    expect(stats.launches).toBe(0);
+    // Float sums in another order: within 1e-5 of the largest output, not bit for bit.
+    const cmp = out.compare as { maxDiff: number; maxRef: number };
+    expect(cmp.maxDiff).toBeLessThanOrEqual(1e-5 * cmp.maxRef);
+    expect(stats.launchesByKernel.gemm_f32_tiled_16x16).toBeGreaterThan(0);
     expectClean(stats);
   });
 
@@ -143,7 +149,7 @@ describe('CUDA execution on the emulated driver', () => {
   });
 
   for (const which of ['cls', 'rec'] as const)
-    test(`PP-OCR ${which} int8: mixed placement with reasons, the CPU results bit for bit`, () => {
+    test(`PP-OCR ${which} int8: mixed placement with reasons, the CPU's results (float parts within 1e-5)`, () => {
       if (!ready() || !fs.existsSync(OCR_MODELS[which])) return;
       const { out, stats } = child(['ocr', OCR_MODELS[which], which]);
       const rows = executed(out.rows as Row[]);
@@ -152,10 +158,29 @@ describe('CUDA execution on the emulated driver', () => {
       expect(onGpu.filter((r) => r.op === 'Conv').length).toBeGreaterThan(10);
       for (const r of onCpu) expect(r.deviceReason, r.node).toMatch(/CUDA|view runs where its input is/);
       for (const r of rows.filter((x) => x.op === 'Conv')) expect(r.device, r.node).toBe('cuda');
-      const cmp = out.compare as { same: number; total: number };
+      // The int8 parts are exact; the float ones (Softmax, and in rec the LayerNorm pattern and attention MatMuls)
+      // sum in another order, which may move an int8 code downstream by one step. Same decisions, close values.
+      const cmp = out.compare as { same: number; total: number; maxDiff: number; maxRef: number; decisions: string[][] };
       expect(cmp.total).toBeGreaterThan(0);
-      expect(cmp.same).toBe(cmp.total);
+      expect(cmp.maxDiff).toBeLessThanOrEqual(1e-5 * cmp.maxRef);
+      expect(cmp.decisions.length).toBeGreaterThan(0);
+      for (const [cpu, gpu] of cmp.decisions) expect(gpu).toBe(cpu);
+      if (which === 'cls') {
+        // A batch of crops at once gives what the crops give one at a time, on the device.
+        expect(out.batchEqualsSingles).toBe(true);
+        expect((out.batch as { maxDiff: number; maxRef: number }).maxDiff).toBeLessThanOrEqual(1e-5);
+      }
       expect(stats.launchesByKernel.dwconv_s8_direct).toBeGreaterThan(0);
+      if (which === 'rec') {
+        // Data movement (ops/cuda/movement.cc) runs where its data is: some on the device, and none left on the CPU
+        // for want of a kernel (int8 Concat requantizes there, the others gather).
+        const moves = rows.filter((r) => ['Transpose', 'Slice', 'Concat'].includes(r.op));
+        expect(moves.filter((r) => r.device === 'cuda').length).toBeGreaterThan(0);
+        for (const r of moves.filter((x) => x.device === 'cpu'))
+          expect(r.deviceReason, r.node).toMatch(/^a view runs where its input is/);
+        const gathers = Object.entries(stats.launchesByKernel).filter(([k]) => k.startsWith('gather_axes_'));
+        expect(gathers.reduce((sum, [, v]) => sum + v, 0)).toBeGreaterThan(0);
+      }
       expectClean(stats);
     });
 

@@ -136,7 +136,7 @@ describe('with a stand-in libcuda (test/native/fake_libcuda.cc)', () => {
   const mnist = JSON.stringify(MNIST8_PATH);
   const ready = () => canBuild && buildInfo().cuda.kernels && fs.existsSync(MNIST8_PATH);
 
-  test("a usable driver: device 'cuda' opens it; an fp32 model has no CUDA kernels and runs on the CPU per operator", () => {
+  test("a usable driver: device 'cuda' opens it; fp32 MNIST's nodes without CUDA kernels run on the CPU, each saying why", () => {
     if (!ready()) return;
     const out = child(
       {},
@@ -171,10 +171,14 @@ describe('with a stand-in libcuda (test/native/fake_libcuda.cc)', () => {
     expect(engine.reason).toBe('');
     expect(engine.dims).toEqual([1, 10]);
     for (const row of engine.rows) {
-      expect(row.device).toBe('cpu');
+      if (row.device === 'cuda') {
+        expect(['MatMul', 'Add', 'MemcpyToDevice', 'MemcpyToHost']).toContain(row.op);
+        continue;
+      }
       // A fused row carries its host's reason (an Add fused into a Conv: "no CUDA kernel for Conv in fp32").
       expect(row.deviceReason).toMatch(/^no CUDA kernel for \w+ in fp32$|^folded away at build|^a view runs where its input is/);
     }
+    expect(engine.rows.filter((r) => r.device === 'cpu' && r.op === 'Conv').length).toBe(2);
     expect(out.badId).toEqual({
       code: 'ERR_INT8RT_INVALID_ARGUMENT',
       message: 'deviceId 1 is out of range: this machine has 1 CUDA device(s)',

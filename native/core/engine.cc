@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "core/dtype_infer.h"
 #include "core/passes.h"
 #include "cuda/exec.h"
 #include "ops/cuda/cuda_ops.h"
@@ -170,6 +171,11 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
   const KernelRegistry& reg = kernel_registry();
   std::unique_ptr<cuda::BuildContext> cuda_build;
   std::set<std::string> on_device;  // values the CUDA steps placed so far produce
+  std::map<std::string, DType> value_dtypes;  // element types known at build (core/dtype_infer.h), for the CUDA factories
+  if (options.cuda_device) {
+    for (const auto& in : model.inputs) value_dtypes[in.name] = in.dtype;
+    for (const auto& c : g.constants) value_dtypes[c.first] = c.second.dtype();
+  }
   if (options.cuda_device) {
     e.cuda_device_ = options.cuda_device;
     e.cuda_weights_ = std::make_unique<cuda::WeightArena>(options.cuda_device);
@@ -200,6 +206,14 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
     // On a CUDA engine a node runs on the device when it has a CUDA kernel for its precision that takes it;
     // otherwise on the CPU, with the reason for the report.
     if (cuda_build) {
+      std::vector<DType>& in_dt = cuda_build->input_dtypes;
+      in_dt.clear();
+      for (const auto& in : n.inputs) {
+        auto it = in.empty() ? value_dtypes.end() : value_dtypes.find(in);
+        in_dt.push_back(it == value_dtypes.end() ? DType::kUndefined : it->second);
+      }
+      for (size_t o = 0; o < n.outputs.size(); o++)
+        if (!n.outputs[o].empty()) value_dtypes[n.outputs[o]] = infer_output_dtype(n, in_dt, o);
       const KernelDef* cdef = reg.find(n.op_type, n.domain, node_opset, Device::kCuda, prec, nullptr);
       if (!cdef) {
         s.device_reason = std::string("no CUDA kernel for ") + (n.domain.empty() ? "" : n.domain + ".") + n.op_type +

@@ -79,6 +79,9 @@ struct BuildContext {
   std::shared_ptr<Device> device;
   WeightArena* weights = nullptr;
   QGemmPath gemm_path = QGemmPath::kImma;
+  // The element types of the node's inputs as far as they are known at build (core/dtype_infer.h; kUndefined where
+  // not), one per input: the float32 kernels take a node only when its activation inputs are known float32.
+  std::vector<DType> input_dtypes;
 };
 
 struct ExecContext {

@@ -300,5 +300,106 @@ Status launch_global_pool(const Device& dev, CUstream stream, PoolOp op, const G
 
 float global_avgpool_multiplier(float s_x, float s_y, int64_t size) { return s_x / (float(size) * s_y); }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Data movement
+
+const char* gather_axes_kernel_name(int elem_bytes, bool rescale) {
+  if (rescale) return elem_bytes == 1 ? "gather_axes_rescale_s8" : "?";
+  switch (elem_bytes) {
+    case 1: return "gather_axes_b1";
+    case 2: return "gather_axes_b2";
+    case 4: return "gather_axes_b4";
+    case 8: return "gather_axes_b8";
+  }
+  return "?";
+}
+
+Status launch_gather_axes(const Device& dev, CUstream stream, int elem_bytes, bool rescale, const GatherAxesParams& p) {
+  if (p.n < 0 || p.rank < 1 || p.rank > cuda_kernels::kGatherMaxRank) return invalid("gather_axes: bad size or rank");
+  if (!(elem_bytes == 1 || elem_bytes == 2 || elem_bytes == 4 || elem_bytes == 8) || (rescale && elem_bytes != 1))
+    return invalid("gather_axes: elements of " + std::to_string(elem_bytes) + " bytes" +
+                   (rescale ? " cannot be requantized" : " are not supported"));
+  if (p.n == 0) return Status::OK();
+  if (!p.x || !p.y || !p.tables) return invalid("gather_axes: missing buffer");
+  int64_t n = 1;
+  for (int d = 0; d < p.rank; d++) {
+    if (p.dims[d] < 1 || p.table_offsets[d] < 0) return invalid("gather_axes: dims must be positive");
+    n *= p.dims[d];
+  }
+  if (n != p.n) return invalid("gather_axes: n is not the product of dims");
+  if (p.x % unsigned(elem_bytes) != 0 || p.y % unsigned(elem_bytes) != 0 || p.tables % 8 != 0)
+    return invalid("gather_axes: x, y or tables misaligned");
+  GatherAxesParams copy = p;
+  return launch_named(dev, stream, gather_axes_kernel_name(elem_bytes, rescale), grid_stride_blocks(p.n), 1, 1, &copy);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Float32
+
+Status eltwise_f32_broadcast(const std::vector<int64_t>& y, const std::vector<int64_t>& a,
+                             const std::vector<int64_t>& b, EltwiseF32Params* p) {
+  EltwiseParams e{};
+  INT8RT_RETURN_IF_ERROR(eltwise_broadcast(y, a, b, &e));
+  p->n = e.n;
+  p->rank = e.rank;
+  p->a_step = e.a_step;
+  p->b_step = e.b_step;
+  for (int d = 0; d < cuda_kernels::kEltwiseMaxRank; d++) {
+    p->dims[d] = e.dims[d];
+    p->a_strides[d] = e.a_strides[d];
+    p->b_strides[d] = e.b_strides[d];
+  }
+  return Status::OK();
+}
+
+Status launch_eltwise_f32(const Device& dev, CUstream stream, const EltwiseF32Params& p) {
+  if (p.n < 0 || p.rank < 0 || p.rank > cuda_kernels::kEltwiseMaxRank) return invalid("eltwise f32: bad size or rank");
+  if (p.n == 0) return Status::OK();
+  const bool binary = p.op >= cuda_kernels::kF32Add && p.op <= cuda_kernels::kF32Pow;
+  const bool unary = p.op >= cuda_kernels::kF32Relu && p.op <= cuda_kernels::kF32Cube;
+  if (!binary && !unary) return invalid("eltwise f32: unknown operation " + std::to_string(p.op));
+  if (!p.a || !p.y || (binary && !p.b)) return invalid("eltwise f32: missing buffer");
+  if (p.rank == 0 && (p.a_step < 0 || p.a_step > 1 || p.b_step < 0 || p.b_step > 1))
+    return invalid("eltwise f32: flat steps must be 0 or 1");
+  if (p.a % 4 != 0 || p.b % 4 != 0 || p.y % 4 != 0) return invalid("eltwise f32: misaligned operand");
+  EltwiseF32Params copy = p;
+  return launch_named(dev, stream, binary ? "eltwise_binary_f32" : "eltwise_unary_f32", grid_stride_blocks(p.n), 1,
+                      1, &copy);
+}
+
+Status launch_rows_f32(const Device& dev, CUstream stream, bool softmax, const RowsF32Params& p) {
+  if (p.rows < 0 || p.cols < 0) return invalid("rows f32: negative size");
+  if (p.rows == 0) return Status::OK();
+  if (p.cols == 0 && softmax) return invalid("rows f32: empty softmax rows");
+  if (!softmax && (p.op < cuda_kernels::kRowsSum || p.op > cuda_kernels::kRowsMax))
+    return invalid("rows f32: unknown reduction " + std::to_string(p.op));
+  if (!p.x || !p.y) return invalid("rows f32: missing buffer");
+  if (p.x % 4 != 0 || p.y % 4 != 0) return invalid("rows f32: misaligned operand");
+  if (p.rows > kMaxGridX) return too_large("rows f32: rows");
+  RowsF32Params copy = p;
+  return launch_named(dev, stream, softmax ? "softmax_rows_f32" : "reduce_rows_f32", p.rows, 1, 1, &copy);
+}
+
+Status launch_gemm_f32(const Device& dev, CUstream stream, const GemmF32Params& p) {
+  if (p.M < 0 || p.N < 0 || p.K < 0 || p.batch_rank < 0 || p.batch_rank > cuda_kernels::kGemmMaxBatchRank)
+    return invalid("gemm f32: bad sizes or batch rank");
+  int64_t batch = 1;
+  for (int d = 0; d < p.batch_rank; d++) {
+    if (p.batch_dims[d] < 0) return invalid("gemm f32: negative batch dimension");
+    batch *= p.batch_dims[d];
+  }
+  if (p.M == 0 || p.N == 0 || batch == 0) return Status::OK();
+  // K == 0 reads neither operand (C is the bias, or zeros): they may be absent.
+  if (!p.c || (p.K > 0 && (!p.a || !p.b))) return invalid("gemm f32: missing buffer");
+  if (p.a % 4 != 0 || p.b % 4 != 0 || p.c % 4 != 0 || p.bias % 4 != 0) return invalid("gemm f32: misaligned operand");
+  if (p.lda < (p.trans_a ? p.M : p.K) || p.ldb < (p.trans_b ? p.K : p.N))
+    return invalid("gemm f32: leading dimension smaller than a row");
+  if (ceil_div(p.M, 16) > kMaxGridY) return too_large("gemm f32: M");
+  if (ceil_div(p.N, 16) > kMaxGridX) return too_large("gemm f32: N");
+  if (batch > kMaxGridZ) return too_large("gemm f32: batch");
+  GemmF32Params copy = p;
+  return launch_named(dev, stream, "gemm_f32_tiled_16x16", ceil_div(p.N, 16), ceil_div(p.M, 16), batch, &copy);
+}
+
 }  // namespace cuda
 }  // namespace int8rt

@@ -8,6 +8,8 @@
 //   launch_dwconv_s8        dwconv_s8_direct                            ==  dwconv2d_s8_ref (kernels/dwconv-s8.h)
 //   launch_eltwise          eltwise_*_s8, quantize_f32_s8, dequantize_s8_f32  ==  kernels/eltwise-s8.h's loops
 //   launch_pool / launch_global_pool                                    ==  ops/int8_pool.cc
+//   launch_gather_axes      gather_axes_b1/_b2/_b4/_b8, gather_axes_rescale_s8  ==  the CPU Transpose, Slice, Concat
+//                           (int8: ops/int8_eltwise.cc's requantization) and Resize nearest (ops/cuda/movement.cc)
 // The wrappers check what the kernels rely on (alignment, int32 index ranges, grid limits) and return
 // kInvalidArgument / kUnsupported instead of launching out of bounds. Launches are asynchronous on `stream`.
 #pragma once
@@ -93,6 +95,34 @@ Status launch_pool(const Device& dev, CUstream stream, PoolOp op, const PoolPara
 Status launch_global_pool(const Device& dev, CUstream stream, PoolOp op, const GlobalPoolParams& p);
 // s_x / ((float)size * s_y), as ops/int8_pool.cc computes it.
 float global_avgpool_multiplier(float s_x, float s_y, int64_t size);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Data movement (kernels/cuda/gather-axes.cu): Transpose, Slice, Concat, Resize nearest (ops/cuda/movement.cc)
+
+using cuda_kernels::GatherAxesParams;
+// gather_axes_b1 / _b2 / _b4 / _b8 for elements of `elem_bytes`, or gather_axes_rescale_s8 (`rescale`, 1 byte).
+const char* gather_axes_kernel_name(int elem_bytes, bool rescale);
+// Checks rank 1..6, dims positive with product n, the element size and the alignment of x, y and tables. n == 0
+// launches nothing.
+Status launch_gather_axes(const Device& dev, CUstream stream, int elem_bytes, bool rescale, const GatherAxesParams& p);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Float32 (kernels/cuda/{eltwise-f32-broadcast,reduce-f32-rows,gemm-f32-tiled}.cu; contracts and tolerances in
+// params.h): the float operators of ops/cuda/{eltwise,reduce,softmax,matmul}_f32.cc.
+
+using cuda_kernels::EltwiseF32Params;
+using cuda_kernels::GemmF32Params;
+using cuda_kernels::RowsF32Params;
+// Broadcast addressing of inputs a and b against y, as eltwise_broadcast (b may be {} for a unary pass).
+Status eltwise_f32_broadcast(const std::vector<int64_t>& y, const std::vector<int64_t>& a,
+                             const std::vector<int64_t>& b, EltwiseF32Params* p);
+// eltwise_binary_f32 for op < kF32Relu, else eltwise_unary_f32. n == 0 launches nothing.
+Status launch_eltwise_f32(const Device& dev, CUstream stream, const EltwiseF32Params& p);
+// reduce_rows_f32 (softmax == false, op kRowsSum / kRowsMean / kRowsMax; empty rows give 0, NaN, -inf) or
+// softmax_rows_f32 (cols >= 1). rows == 0 launches nothing.
+Status launch_rows_f32(const Device& dev, CUstream stream, bool softmax, const RowsF32Params& p);
+// gemm_f32_tiled_16x16. M, N or a batch of 0 launch nothing.
+Status launch_gemm_f32(const Device& dev, CUstream stream, const GemmF32Params& p);
 
 }  // namespace cuda
 }  // namespace int8rt

@@ -18,6 +18,7 @@
 
 #include "core/thread_pool.h"
 #include "ops/registry.h"
+#include "ops/resize.h"
 #include "ops/shape_common.h"
 
 namespace int8rt {
@@ -50,7 +51,7 @@ double cubic_kernel(double x, double A) {
   return 0;
 }
 
-class ResizeKernel : public OpKernel {
+class ResizeKernel : public OpKernel, public ResizeNearestPlanner {
  public:
   Status init(const KernelInfo& info) {
     const NodeDef& node = info.node();
@@ -140,6 +141,25 @@ class ResizeKernel : public OpKernel {
     if (x->dtype() == DType::kFloat32) return resize_separable<float>(ctx, *x, plans, y);
     return resize_separable<double>(ctx, *x, plans, y);
   }
+
+  Status nearest_indices(const OpContext& ctx, const Tensor& x, Dims* out, std::vector<std::vector<int64_t>>* index,
+                         bool* identity) const override {
+    if (interp_ != Interp::kNearest) return unsupported(ctx.node(), "only mode nearest picks input elements");
+    std::vector<AxisPlan> plans;
+    INT8RT_RETURN_IF_ERROR(make_plans(ctx, x, &plans));
+    out->assign(plans.size(), 0);
+    index->assign(plans.size(), {});
+    *identity = true;
+    for (size_t a = 0; a < plans.size(); a++) {
+      if (!plans[a].outside.empty())
+        return unsupported(ctx.node(), "output positions outside the crop take extrapolation_value");
+      (*out)[a] = plans[a].out;
+      (*index)[a] = std::move(plans[a].index);
+      *identity = *identity && plans[a].identity;
+    }
+    return Status::OK();
+  }
+  bool nearest() const { return interp_ == Interp::kNearest; }
 
   std::string kernel_name() const override {
     switch (interp_) {
@@ -603,6 +623,16 @@ class ResizeKernel : public OpKernel {
 };
 
 }  // namespace
+
+Status make_resize_nearest_planner(const KernelInfo& info, std::unique_ptr<ResizeNearestPlanner>* out) {
+  std::unique_ptr<ResizeKernel> k(new ResizeKernel());
+  INT8RT_RETURN_IF_ERROR(k->init(info));
+  if (!k->nearest())
+    return unsupported(info.node(), info.node().op_type + " mode '" + info.node().attr_string("mode", "nearest") +
+                                        "' computes values; only nearest moves elements");
+  *out = std::move(k);
+  return Status::OK();
+}
 
 void register_resize_ops(KernelRegistry& r) {
   r.add({"Resize", "", 10, 0, Device::kCpu, Precision::kFp32, "resize", &shape_ops::make_kernel<ResizeKernel>});

@@ -245,35 +245,13 @@ Status copy_view_to_output(OpContext& ctx, const Tensor& x, const Dims& view_dim
 
 class TransposeKernel : public OpKernel {
  public:
-  Status init(const KernelInfo& info) {
-    has_perm_ = info.node().has_attr("perm");
-    perm_ = info.node().attr_ints("perm");
-    std::vector<bool> seen(perm_.size(), false);
-    for (int64_t p : perm_) {
-      if (p < 0 || p >= int64_t(perm_.size()) || seen[size_t(p)])
-        return shape_error(info.node(), "perm " + dims_str(perm_) + " is not a permutation");
-      seen[size_t(p)] = true;
-    }
-    return Status::OK();
-  }
+  Status init(const KernelInfo& info) { return spec_.init(info.node()); }
   Status compute(OpContext& ctx) const override {
     const Tensor* x;
     INT8RT_RETURN_IF_ERROR(required_input(ctx, 0, &x));
-    const size_t r = x->rank();
-    std::vector<int64_t> perm = perm_;
-    if (!has_perm_) {
-      perm.resize(r);
-      for (size_t i = 0; i < r; i++) perm[i] = int64_t(r - 1 - i);
-    }
-    if (perm.size() != r)
-      return shape_error(ctx.node(), "perm " + dims_str(perm) + " does not match input shape " + dims_str(x->dims()));
-    const std::vector<int64_t> in_strides = contiguous_strides(x->dims());
-    Dims dims(r);
-    std::vector<int64_t> strides(r);
-    for (size_t i = 0; i < r; i++) {
-      dims[i] = x->dim(size_t(perm[i]));
-      strides[i] = in_strides[size_t(perm[i])];
-    }
+    Dims dims;
+    std::vector<int64_t> strides;
+    INT8RT_RETURN_IF_ERROR(spec_.view(ctx.node(), x->dims(), &dims, &strides));
     return copy_view_to_output(ctx, *x, dims, strides, dims);
   }
   std::string kernel_name() const override {
@@ -281,8 +259,7 @@ class TransposeKernel : public OpKernel {
   }
 
  private:
-  bool has_perm_ = false;
-  std::vector<int64_t> perm_;
+  TransposeSpec spec_;
 };
 
 Status blocksize_attr(const KernelInfo& info, int64_t* b) {
@@ -602,6 +579,38 @@ class EyeLikeKernel : public OpKernel {
 };
 
 }  // namespace
+
+Status TransposeSpec::init(const NodeDef& node) {
+  has_perm_ = node.has_attr("perm");
+  perm_ = node.attr_ints("perm");
+  std::vector<bool> seen(perm_.size(), false);
+  for (int64_t p : perm_) {
+    if (p < 0 || p >= int64_t(perm_.size()) || seen[size_t(p)])
+      return shape_error(node, "perm " + dims_str(perm_) + " is not a permutation");
+    seen[size_t(p)] = true;
+  }
+  return Status::OK();
+}
+
+Status TransposeSpec::view(const NodeDef& node, const Dims& x, Dims* dims, std::vector<int64_t>* strides) const {
+  const size_t r = x.size();
+  std::vector<int64_t> perm = perm_;
+  if (!has_perm_) {
+    perm.resize(r);
+    for (size_t i = 0; i < r; i++) perm[i] = int64_t(r - 1 - i);
+  }
+  if (perm.size() != r)
+    return shape_error(node, "perm " + dims_str(perm) + " does not match input shape " + dims_str(x));
+  const std::vector<int64_t> in_strides = contiguous_strides(x);
+  dims->assign(r, 0);
+  strides->assign(r, 0);
+  for (size_t i = 0; i < r; i++) {
+    (*dims)[i] = x[size_t(perm[i])];
+    (*strides)[i] = in_strides[size_t(perm[i])];
+  }
+  return Status::OK();
+}
+
 }  // namespace shape_ops
 
 void register_shape_ops(KernelRegistry& r) {

@@ -67,6 +67,38 @@ bool is_contiguous_view(const Dims& dims, const std::vector<int64_t>& strides);
 void strided_copy(ThreadPool* pool, size_t elem_size, const Dims& dims, const std::vector<int64_t>& src_strides,
                   const void* src, void* dst);
 
+// The views Transpose and Slice take of their input, shared by the CPU kernels (ops/shape.cc, ops/shape_slice.cc)
+// and the CUDA ones (ops/cuda/movement.cc) so that both accept the same nodes and produce the same shapes.
+//
+// Transpose: `perm` (attribute, or the axes reversed) applied to the input's dims and contiguous strides.
+class TransposeSpec {
+ public:
+  Status init(const NodeDef& node);
+  Status view(const NodeDef& node, const Dims& x, Dims* dims, std::vector<int64_t>* strides) const;
+
+ private:
+  bool has_perm_ = false;
+  std::vector<int64_t> perm_;
+};
+
+// Slice (attributes before opset 10, inputs 1-4 since): the output dims, the element strides of the view (any
+// sign) and the element offset of its first element in the contiguous input. Opset 10+ reads starts / ends / axes /
+// steps from ctx's inputs.
+class SliceSpec {
+ public:
+  Status init(const KernelInfo& info);
+  Status view(const OpContext& ctx, const Dims& x, Dims* dims, std::vector<int64_t>* strides, int64_t* offset) const;
+
+ private:
+  bool from_inputs_ = false, has_axes_ = false;
+  std::vector<int64_t> starts_, ends_, axes_;
+};
+
+// Concat: every input of in[0]'s element type and rank, equal dims outside `axis_attr` (normalised into *axis);
+// *out is the concatenated shape.
+Status concat_dims(const NodeDef& node, int64_t axis_attr, const std::vector<const Tensor*>& in, int64_t* axis,
+                   Dims* out);
+
 // Fills n elements of `elem_size` bytes at dst with the element at `value`.
 void fill_elements(void* dst, int64_t n, size_t elem_size, const void* value);
 

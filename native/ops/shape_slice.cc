@@ -48,20 +48,8 @@ class ConcatKernel : public OpKernel {
     INT8RT_RETURN_IF_ERROR(check_movable(node, x0.dtype()));
     const int64_t r = int64_t(x0.rank());
     int64_t axis;
-    INT8RT_RETURN_IF_ERROR(normalize_axis(node, axis_, r, &axis));
-    Dims out = x0.dims();
-    out[size_t(axis)] = 0;
-    for (size_t i = 0; i < n; i++) {
-      const Tensor& x = *in[i];
-      if (x.dtype() != x0.dtype()) return dtype_error(node, "inputs differ in element type");
-      if (int64_t(x.rank()) != r)
-        return shape_error(node, "input shapes " + dims_str(x0.dims()) + " and " + dims_str(x.dims()) + " differ in rank");
-      for (int64_t d = 0; d < r; d++)
-        if (d != axis && x.dim(size_t(d)) != x0.dim(size_t(d)))
-          return shape_error(node, "input shapes " + dims_str(x0.dims()) + " and " + dims_str(x.dims()) +
-                                       " differ outside axis " + std::to_string(axis));
-      out[size_t(axis)] += x.dim(size_t(axis));
-    }
+    Dims out;
+    INT8RT_RETURN_IF_ERROR(concat_dims(node, axis_, in, &axis, &out));
     Tensor* y;
     INT8RT_RETURN_IF_ERROR(ctx.allocate_output(0, x0.dtype(), out, &y));
     if (y->numel() == 0) return Status::OK();
@@ -182,76 +170,15 @@ class SplitKernel : public OpKernel {
 
 class SliceKernel : public OpKernel {
  public:
-  Status init(const KernelInfo& info) {
-    const NodeDef& node = info.node();
-    from_inputs_ = info.opset() >= 10;
-    if (!from_inputs_) {
-      if (!node.has_attr("starts") || !node.has_attr("ends"))
-        return shape_error(node, "attributes 'starts' and 'ends' are required");
-      starts_ = node.attr_ints("starts");
-      ends_ = node.attr_ints("ends");
-      has_axes_ = node.has_attr("axes");
-      axes_ = node.attr_ints("axes");
-    }
-    return Status::OK();
-  }
+  Status init(const KernelInfo& info) { return spec_.init(info); }
   Status compute(OpContext& ctx) const override {
     const NodeDef& node = ctx.node();
     const Tensor* x;
     INT8RT_RETURN_IF_ERROR(required_input(ctx, 0, &x));
-    std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
-    bool has_axes = has_axes_;
-    if (from_inputs_) {
-      const Tensor *s, *e;
-      INT8RT_RETURN_IF_ERROR(required_input(ctx, 1, &s));
-      INT8RT_RETURN_IF_ERROR(required_input(ctx, 2, &e));
-      INT8RT_RETURN_IF_ERROR(read_ints(node, *s, "starts", &starts));
-      INT8RT_RETURN_IF_ERROR(read_ints(node, *e, "ends", &ends));
-      if (ctx.input(3)) {
-        INT8RT_RETURN_IF_ERROR(read_ints(node, *ctx.input(3), "axes", &axes));
-        has_axes = true;
-      }
-      if (ctx.input(4)) INT8RT_RETURN_IF_ERROR(read_ints(node, *ctx.input(4), "steps", &steps));
-    }
-    const size_t n = starts.size();
-    if (ends.size() != n) return shape_error(node, "starts and ends differ in length");
-    if (!has_axes) {
-      axes.resize(n);
-      for (size_t i = 0; i < n; i++) axes[i] = int64_t(i);
-    }
-    if (axes.size() != n) return shape_error(node, "axes and starts differ in length");
-    if (steps.empty()) steps.assign(n, 1);
-    if (steps.size() != n) return shape_error(node, "steps and starts differ in length");
-    const int64_t r = int64_t(x->rank());
-    std::vector<int64_t> norm;
-    INT8RT_RETURN_IF_ERROR(normalize_axes(node, axes, r, &norm));
-
-    Dims dims = x->dims();
-    std::vector<int64_t> strides = contiguous_strides(x->dims());
+    Dims dims;
+    std::vector<int64_t> strides;
     int64_t offset = 0;
-    for (size_t i = 0; i < n; i++) {
-      const size_t a = size_t(norm[i]);
-      const int64_t d = x->dim(a);
-      int64_t step = steps[i], start = starts[i], end = ends[i];
-      if (step == 0) return shape_error(node, "steps must be non-zero");
-      if (start < 0) start += d;
-      if (end < 0) end += d;
-      int64_t len;
-      if (step > 0) {
-        start = std::min(std::max<int64_t>(start, 0), d);
-        end = std::min(std::max<int64_t>(end, 0), d);
-        len = end > start ? (end - start - 1) / std::min(step, d + 1) + 1 : 0;
-      } else {
-        start = std::min(std::max<int64_t>(start, -1), d - 1);
-        end = std::min(std::max<int64_t>(end, -1), d - 1);
-        len = start > end ? (start - end - 1) / (std::min(-(step + 1), d) + 1) + 1 : 0;
-        if (step < -d - 1) step = -d - 1;  // only one element is taken; keep the stride product in range
-      }
-      if (step > d + 1) step = d + 1;
-      dims[a] = len;
-      if (len > 0) offset += start * strides[a];
-      strides[a] *= step;
-    }
+    INT8RT_RETURN_IF_ERROR(spec_.view(ctx, x->dims(), &dims, &strides, &offset));
     if (dims_numel(dims) == 0) {
       Tensor* y;
       return ctx.allocate_output(0, x->dtype(), dims, &y);
@@ -269,8 +196,7 @@ class SliceKernel : public OpKernel {
   }
 
  private:
-  bool from_inputs_ = false, has_axes_ = false;
-  std::vector<int64_t> starts_, ends_, axes_;
+  SliceSpec spec_;
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -455,6 +381,105 @@ class PadKernel : public OpKernel {
 };
 
 }  // namespace
+
+Status concat_dims(const NodeDef& node, int64_t axis_attr, const std::vector<const Tensor*>& in, int64_t* axis,
+                   Dims* out) {
+  if (in.empty()) return shape_error(node, "needs at least one input");
+  const Tensor& x0 = *in[0];
+  const int64_t r = int64_t(x0.rank());
+  INT8RT_RETURN_IF_ERROR(normalize_axis(node, axis_attr, r, axis));
+  *out = x0.dims();
+  (*out)[size_t(*axis)] = 0;
+  for (size_t i = 0; i < in.size(); i++) {
+    const Tensor& x = *in[i];
+    if (x.dtype() != x0.dtype()) return dtype_error(node, "inputs differ in element type");
+    if (int64_t(x.rank()) != r)
+      return shape_error(node, "input shapes " + dims_str(x0.dims()) + " and " + dims_str(x.dims()) +
+                                   " differ in rank");
+    for (int64_t d = 0; d < r; d++)
+      if (d != *axis && x.dim(size_t(d)) != x0.dim(size_t(d)))
+        return shape_error(node, "input shapes " + dims_str(x0.dims()) + " and " + dims_str(x.dims()) +
+                                     " differ outside axis " + std::to_string(*axis));
+    (*out)[size_t(*axis)] += x.dim(size_t(*axis));
+  }
+  return Status::OK();
+}
+
+Status SliceSpec::init(const KernelInfo& info) {
+  const NodeDef& node = info.node();
+  from_inputs_ = info.opset() >= 10;
+  if (!from_inputs_) {
+    if (!node.has_attr("starts") || !node.has_attr("ends"))
+      return shape_error(node, "attributes 'starts' and 'ends' are required");
+    starts_ = node.attr_ints("starts");
+    ends_ = node.attr_ints("ends");
+    has_axes_ = node.has_attr("axes");
+    axes_ = node.attr_ints("axes");
+  }
+  return Status::OK();
+}
+
+Status SliceSpec::view(const OpContext& ctx, const Dims& x, Dims* dims_out, std::vector<int64_t>* strides_out,
+                       int64_t* offset_out) const {
+  const NodeDef& node = ctx.node();
+  std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
+  bool has_axes = has_axes_;
+  if (from_inputs_) {
+    const Tensor *s, *e;
+    INT8RT_RETURN_IF_ERROR(required_input(ctx, 1, &s));
+    INT8RT_RETURN_IF_ERROR(required_input(ctx, 2, &e));
+    INT8RT_RETURN_IF_ERROR(read_ints(node, *s, "starts", &starts));
+    INT8RT_RETURN_IF_ERROR(read_ints(node, *e, "ends", &ends));
+    if (ctx.input(3)) {
+      INT8RT_RETURN_IF_ERROR(read_ints(node, *ctx.input(3), "axes", &axes));
+      has_axes = true;
+    }
+    if (ctx.input(4)) INT8RT_RETURN_IF_ERROR(read_ints(node, *ctx.input(4), "steps", &steps));
+  }
+  const size_t n = starts.size();
+  if (ends.size() != n) return shape_error(node, "starts and ends differ in length");
+  if (!has_axes) {
+    axes.resize(n);
+    for (size_t i = 0; i < n; i++) axes[i] = int64_t(i);
+  }
+  if (axes.size() != n) return shape_error(node, "axes and starts differ in length");
+  if (steps.empty()) steps.assign(n, 1);
+  if (steps.size() != n) return shape_error(node, "steps and starts differ in length");
+  const int64_t r = int64_t(x.size());
+  std::vector<int64_t> norm;
+  INT8RT_RETURN_IF_ERROR(normalize_axes(node, axes, r, &norm));
+
+  Dims dims = x;
+  std::vector<int64_t> strides = contiguous_strides(x);
+  int64_t offset = 0;
+  for (size_t i = 0; i < n; i++) {
+    const size_t a = size_t(norm[i]);
+    const int64_t d = x[a];
+    int64_t step = steps[i], start = starts[i], end = ends[i];
+    if (step == 0) return shape_error(node, "steps must be non-zero");
+    if (start < 0) start += d;
+    if (end < 0) end += d;
+    int64_t len;
+    if (step > 0) {
+      start = std::min(std::max<int64_t>(start, 0), d);
+      end = std::min(std::max<int64_t>(end, 0), d);
+      len = end > start ? (end - start - 1) / std::min(step, d + 1) + 1 : 0;
+    } else {
+      start = std::min(std::max<int64_t>(start, -1), d - 1);
+      end = std::min(std::max<int64_t>(end, -1), d - 1);
+      len = start > end ? (start - end - 1) / (std::min(-(step + 1), d) + 1) + 1 : 0;
+      if (step < -d - 1) step = -d - 1;  // only one element is taken; keep the stride product in range
+    }
+    if (step > d + 1) step = d + 1;
+    dims[a] = len;
+    if (len > 0) offset += start * strides[a];
+    strides[a] *= step;
+  }
+  *dims_out = std::move(dims);
+  *strides_out = std::move(strides);
+  *offset_out = offset;
+  return Status::OK();
+}
 
 void register_slice_ops(KernelRegistry& r) {
   const Device cpu = Device::kCpu;

@@ -23,17 +23,29 @@ function mnistDigits(count, step) {
 }
 
 /** Bit-equality of two engines' outputs over the feeds, and the rows of the CUDA engine's report. */
-async function compare(cpu, gpu, feeds) {
+// Also the largest difference and the largest CPU value, and per feed the output a `decide` function makes of each
+// engine's result (a class, a text) when one is given.
+async function compare(cpu, gpu, feeds, decide) {
   const outName = cpu.outputs[0].name;
   let same = 0;
   let total = 0;
+  let maxDiff = 0;
+  let maxRef = 0;
+  const decisions = [];
   for (const f of feeds) {
-    const a = (await cpu.run(f))[outName].data;
-    const b = (await gpu.run(f))[outName].data;
+    const ra = (await cpu.run(f))[outName];
+    const rb = (await gpu.run(f))[outName];
+    const a = ra.data;
+    const b = rb.data;
     total += a.length;
-    for (let i = 0; i < a.length; i++) if (Object.is(a[i], b[i])) same++;
+    for (let i = 0; i < a.length; i++) {
+      if (Object.is(a[i], b[i])) same++;
+      maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      maxRef = Math.max(maxRef, Math.abs(a[i]));
+    }
+    if (decide) decisions.push([decide(ra), decide(rb)]);
   }
-  return { same, total };
+  return { same, total, maxDiff, maxRef, decisions };
 }
 
 function placement(engine) {
@@ -117,7 +129,22 @@ const tasks = {
     const cpu = await m.Engine.create(modelPath, { precision: 'int8', calibration });
     const gpu = await m.Engine.create(modelPath, { precision: 'int8', calibration, device: 'cuda' });
     out.rows = placement(gpu);
-    out.compare = await compare(cpu, gpu, feeds.slice(half));
+    const keys = which === 'rec' ? ocr.loadKeys() : undefined;
+    const decide = (o) => (which === 'cls' ? ocr.clsDecode(o).label : ocr.ctcDecode(o, keys).text);
+    out.compare = await compare(cpu, gpu, feeds.slice(half), decide);
+    if (which === 'cls') {
+      // A batch of the evaluation crops at once (the batch dim is symbolic): the same as one at a time.
+      const evals = xs.slice(half);
+      const [n, c, h, w] = [evals.length, ...evals[0].dims.slice(1)];
+      const data = new Float32Array(n * c * h * w);
+      evals.forEach((x, i) => data.set(x.data, i * c * h * w));
+      const batched = { [inName]: new m.Tensor('float32', data, [n, c, h, w]) };
+      out.batch = await compare(cpu, gpu, [batched]);
+      const one = [];
+      for (const f of feeds.slice(half)) one.push(...(await gpu.run(f))[gpu.outputs[0].name].data);
+      const all = (await gpu.run(batched))[gpu.outputs[0].name].data;
+      out.batchEqualsSingles = one.length === all.length && one.every((v, i) => Object.is(v, all[i]));
+    }
     gpu.release();
     cpu.release();
   },

@@ -82,7 +82,9 @@ int fake_context_storage, fake_module_storage;
 
 enum class Kind {
   kQGemm, kQGemmIm2col, kDwConv, kEltAdd, kEltMul, kEltRescale, kEltClamp, kEltLookup, kQuantize, kDequantize,
-  kMaxPool, kAvgPool, kGlobalMax, kGlobalAvg
+  kMaxPool, kAvgPool, kGlobalMax, kGlobalAvg,
+  kGatherB1, kGatherB2, kGatherB4, kGatherB8, kGatherRescaleS8,
+  kEltBinaryF32, kEltUnaryF32, kReduceRowsF32, kSoftmaxRowsF32, kGemmF32
 };
 struct KernelDesc {
   const char* name;
@@ -106,6 +108,16 @@ KernelDesc kKernels[] = {
     {"avgpool_s8", Kind::kAvgPool, 0},
     {"global_maxpool_s8", Kind::kGlobalMax, 0},
     {"global_avgpool_s8", Kind::kGlobalAvg, 0},
+    {"gather_axes_b1", Kind::kGatherB1, 0},
+    {"gather_axes_b2", Kind::kGatherB2, 0},
+    {"gather_axes_b4", Kind::kGatherB4, 0},
+    {"gather_axes_b8", Kind::kGatherB8, 0},
+    {"gather_axes_rescale_s8", Kind::kGatherRescaleS8, 0},
+    {"eltwise_binary_f32", Kind::kEltBinaryF32, 0},
+    {"eltwise_unary_f32", Kind::kEltUnaryF32, 0},
+    {"reduce_rows_f32", Kind::kReduceRowsF32, 0},
+    {"softmax_rows_f32", Kind::kSoftmaxRowsF32, 0},
+    {"gemm_f32_tiled_16x16", Kind::kGemmF32, 16},
 };
 constexpr size_t kKernelCount = sizeof(kKernels) / sizeof(kKernels[0]);
 
@@ -598,6 +610,12 @@ int run_global_pool(State& s, const KernelDesc& k, const GlobalPoolParams& p, un
   return kSuccess;
 }
 
+// Data movement (gather_axes_*): fake_cuda_gather.inc.
+#include "fake_cuda_gather.inc"
+
+// Float32 kernels: fake_cuda_float.inc.
+#include "fake_cuda_float.inc"
+
 }  // namespace
 
 #define FAKE_API extern "C" __attribute__((visibility("default")))
@@ -908,6 +926,36 @@ FAKE_API int cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, uns
       GlobalPoolParams p;
       std::memcpy(&p, params[0], sizeof(p));
       r = run_global_pool(s, *k, p, gx);
+      break;
+    }
+    case Kind::kGatherB1:
+    case Kind::kGatherB2:
+    case Kind::kGatherB4:
+    case Kind::kGatherB8:
+    case Kind::kGatherRescaleS8: {
+      int8rt::cuda_kernels::GatherAxesParams p;
+      std::memcpy(&p, params[0], sizeof(p));
+      r = run_gather_axes(s, *k, p);
+      break;
+    }
+    case Kind::kEltBinaryF32:
+    case Kind::kEltUnaryF32: {
+      EltwiseF32Params p;
+      std::memcpy(&p, params[0], sizeof(p));
+      r = run_eltwise_f32(s, *k, p);
+      break;
+    }
+    case Kind::kReduceRowsF32:
+    case Kind::kSoftmaxRowsF32: {
+      RowsF32Params p;
+      std::memcpy(&p, params[0], sizeof(p));
+      r = run_rows_f32(s, *k, p, gx);
+      break;
+    }
+    case Kind::kGemmF32: {
+      GemmF32Params p;
+      std::memcpy(&p, params[0], sizeof(p));
+      r = run_gemm_f32(s, *k, p, gx, gy, gz);
       break;
     }
     default: {

@@ -127,5 +127,110 @@ static_assert(sizeof(PoolParams) == 2 * 8 + 8 + 18 * 4, "PoolParams layout");
 static_assert(sizeof(GlobalPoolParams) == 4 * 8 + 2 * 4, "GlobalPoolParams layout");
 #endif
 
+// ---------------------------------------------------------------------------------------------------------------
+// Data movement by per-axis source tables (ops/cuda/movement.cc: Transpose, Slice, Concat, Resize nearest):
+// kernels gather_axes_b1, _b2, _b4, _b8 (elements of that many bytes, moved unchanged) and gather_axes_rescale_s8
+// (int8, y = sat(rne((float)x * multiplier)): ops/int8_eltwise.cc's Concat requantization).
+// For every i in [0, n) with coordinates idx_d in `dims` (row-major, rank 1..6, n == the product of dims):
+//   y[sum_d idx_d * y_strides[d]] = x[sum_d tables[table_offsets[d] + idx_d]]
+// tables: int64 element offsets into x, dims[d] entries per axis (a transposed or sliced axis: idx * its input
+// stride, a resized one: the nearest input index times the stride); y_strides: element strides of the output (its
+// own dense strides, or a larger tensor's when the launch writes one slice of it, as Concat does per input).
+// x and y are aligned to the element size; tables to 8 bytes.
+enum { kGatherMaxRank = 6 };
+struct GatherAxesParams {
+  DevPtr x, y, tables;
+  long long n;
+  int rank;
+  float multiplier;                        // gather_axes_rescale_s8 only
+  long long dims[kGatherMaxRank];
+  long long table_offsets[kGatherMaxRank];  // entries of `tables` before axis d's table
+  long long y_strides[kGatherMaxRank];
+};
+
+#if defined(__cplusplus) && __cplusplus >= 201103L
+static_assert(sizeof(GatherAxesParams) == 3 * 8 + 8 + 2 * 4 + 18 * 8, "GatherAxesParams layout");
+#endif
+
+// ---------------------------------------------------------------------------------------------------------------
+// Float32 kernels (ops/cuda/{eltwise,reduce,softmax,matmul}_f32.cc). Unlike the int8 kernels these cannot equal the
+// CPU operators bit for bit in general (other summation orders, the device's expf/erff/tanhf/powf), so each family
+// states what it computes and how far from the CPU it may land (test/native/cuda_float_test.cc holds them to it):
+// the operations that are one IEEE binary32 rounding (or a fixed chain of them) on both sides -- add, sub, mul, div,
+// max, min, neg, abs, relu, leaky relu, clip, sqrt, reciprocal, square, cube -- are spelled with __fadd_rn /
+// __fmul_rn / __fdiv_rn / __fsqrt_rn (which nvcc never contracts into an fma) and equal the CPU bit for bit; the
+// ones built on a math library or an fma-able expression (exp, tanh, sigmoid, erf, pow, hard sigmoid, hard swish)
+// stay within relative 1e-5 (1e-6 absolute near 0) of the CPU; reductions, softmax and GEMM within relative 1e-4.
+
+// Elementwise float32: kernels eltwise_binary_f32 and eltwise_unary_f32, one thread per output (grid-stride), inputs
+// addressed as EltwiseParams does (rank 0: flat with steps 0/1; rank 1..6: broadcast strides).
+//   binary (op = EltwiseF32Op):  add a+b, sub a-b, mul a*b, div a/b, max, min (NaN from either side propagates, as
+//                                the CPU's Max/Min), pow powf(a, b)
+//   unary (b unused):            relu (v < 0 ? 0 : v), leaky_relu (v < 0 ? alpha*v : v), sigmoid 1/(1+exp(-v)),
+//                                tanh, hard_sigmoid clamp(alpha*v + beta, 0, 1), hard_swish v*clamp(v/6 + 0.5, 0, 1),
+//                                sqrt, exp, neg, abs, reciprocal 1/v, erf, clip (v < alpha ? alpha : v, then
+//                                v > beta ? beta : v), square v*v, cube v*v*v (Pow with a constant exponent 2 / 3)
+enum EltwiseF32Op {
+  kF32Add = 0, kF32Sub, kF32Mul, kF32Div, kF32Max, kF32Min, kF32Pow,                        // binary
+  kF32Relu = 16, kF32LeakyRelu, kF32Sigmoid, kF32Tanh, kF32HardSigmoid, kF32HardSwish, kF32Sqrt, kF32Exp, kF32Neg,
+  kF32Abs, kF32Reciprocal, kF32Erf, kF32Clip, kF32Square, kF32Cube                          // unary
+};
+struct EltwiseF32Params {
+  DevPtr a, b, y;
+  long long n;
+  int rank;
+  int a_step, b_step;
+  int op;                            // EltwiseF32Op
+  float alpha, beta;                 // leaky_relu / hard_sigmoid / clip parameters
+  long long dims[kEltwiseMaxRank];
+  long long a_strides[kEltwiseMaxRank];
+  long long b_strides[kEltwiseMaxRank];
+};
+
+// Row reductions and softmax over x [rows, cols] (row-major; cols >= 1 for softmax, 0 allowed for a reduction) -> y: kernels reduce_rows_f32 (y [rows]) and
+// softmax_rows_f32 (y [rows, cols]); one 256-thread block per row (grid x = rows, <= 2^31 - 1). Order of operations
+// (the emulator repeats it): thread t folds x[t], x[t + 256], ... in order into its partial, then partials combine
+// as a tree (for s = 128, 64, ..., 1: p[t] = op(p[t], p[t + s]) for t < s).
+//   reduce op 0 sum, 1 mean (sum / cols, one division), 2 max (NaN propagates)
+//   softmax: m = max of the row (tree as above); e_j = expf(x_j - m); s = tree sum of e_j; y_j = e_j / s
+// The CPU sums in another order: results agree within relative 1e-4 (absolute 1e-6 for probabilities near 0).
+enum { kRowsSum = 0, kRowsMean = 1, kRowsMax = 2 };
+struct RowsF32Params {
+  DevPtr x, y;
+  long long rows, cols;
+  int op;
+  int reserved;
+};
+
+// Batched float32 GEMM, kernel gemm_f32_tiled_16x16 (16 x 16 output tile per block, K in steps of 16 through shared
+// memory). Grid: x = ceil(N / 16), y = ceil(M / 16), z = batch (the product of batch_dims; <= 65535).
+// Problem z with batch coordinates idx_d (row-major over batch_dims[0..batch_rank)):
+//   A_z = a + sum idx_d * a_bstrides[d], B_z likewise, C_z = c + z * M * N (dense [M, N]);
+//   A(m, k) = trans_a ? A_z[k * lda + m] : A_z[m * lda + k];  B(k, n) = trans_b ? B_z[n * ldb + k] : B_z[k * ldb + n]
+//   acc = 0; for k = 0 .. K-1 in order: acc = fmaf(A(m, k), B(k, n), acc)
+//   v = alpha == 1 ? acc : alpha * acc;  bias: v = v + beta * bias[m * bias_sm + n * bias_sn]  (beta == 1: v + bias)
+//   C_z(m, n) = min(max(v, lo), hi) with NaN passing (the fused Relu / Clip of ops/gemm.cc)
+// The CPU's SGEMM accumulates in other orders and blocks: agreement within relative 1e-4 of sum |a*b|.
+enum { kGemmMaxBatchRank = 4 };
+struct GemmF32Params {
+  DevPtr a, b, c, bias;
+  long long M, N, K;
+  long long lda, ldb;
+  long long bias_sm, bias_sn;        // bias strides along m and n (0 on broadcast axes)
+  long long batch_dims[kGemmMaxBatchRank];
+  long long a_bstrides[kGemmMaxBatchRank];
+  long long b_bstrides[kGemmMaxBatchRank];
+  int batch_rank;                    // 0..4
+  int trans_a, trans_b;
+  float alpha, beta, lo, hi;
+  int reserved;
+};
+
+#if defined(__cplusplus) && __cplusplus >= 201103L
+static_assert(sizeof(EltwiseF32Params) == 3 * 8 + 8 + 4 * 4 + 2 * 4 + 18 * 8, "EltwiseF32Params layout");
+static_assert(sizeof(RowsF32Params) == 2 * 8 + 2 * 8 + 2 * 4, "RowsF32Params layout");
+static_assert(sizeof(GemmF32Params) == 4 * 8 + 7 * 8 + 12 * 8 + 3 * 4 + 4 * 4 + 4, "GemmF32Params layout");
+#endif
+
 }  // namespace cuda_kernels
 }  // namespace int8rt

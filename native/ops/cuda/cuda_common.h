@@ -14,6 +14,12 @@ void register_cuda_linear_ops(KernelRegistry& r);
 void register_cuda_eltwise_ops(KernelRegistry& r);
 void register_cuda_pool_ops(KernelRegistry& r);
 void register_cuda_view_ops(KernelRegistry& r);
+void register_cuda_movement_ops(KernelRegistry& r);
+// The float32 operators (eltwise_f32.cc, reduce_f32.cc, softmax_f32.cc, matmul_f32.cc).
+void register_cuda_eltwise_f32_ops(KernelRegistry& r);
+void register_cuda_reduce_f32_ops(KernelRegistry& r);
+void register_cuda_softmax_f32_ops(KernelRegistry& r);
+void register_cuda_matmul_f32_ops(KernelRegistry& r);
 
 // The factory's device context; kInternal when a CUDA factory is called without one.
 inline Status build_context(const KernelInfo& info, const cuda::BuildContext** out) {

@@ -10,6 +10,11 @@ void register_cuda_ops(KernelRegistry& r) {
   register_cuda_eltwise_ops(r);
   register_cuda_pool_ops(r);
   register_cuda_view_ops(r);
+  register_cuda_movement_ops(r);
+  register_cuda_eltwise_f32_ops(r);
+  register_cuda_reduce_f32_ops(r);
+  register_cuda_softmax_f32_ops(r);
+  register_cuda_matmul_f32_ops(r);
 }
 
 }  // namespace cudaops
