@@ -218,9 +218,11 @@ Status Engine::build(ModelDef model, const EngineOptions& options, std::shared_p
       if (!cdef) {
         s.device_reason = std::string("no CUDA kernel for ") + (n.domain.empty() ? "" : n.domain + ".") + n.op_type +
                           " in " + precision_name(prec);
-      } else if (cdef->follows_input && (n.inputs.empty() || !on_device.count(n.inputs[0]))) {
-        s.device_reason = "a view runs where its input is, and '" + (n.inputs.empty() ? "" : n.inputs[0]) +
-                          "' is on the CPU";
+      } else if (cdef->follows_input &&
+                 std::none_of(n.inputs.begin(), n.inputs.end(),
+                              [&](const std::string& in) { return !in.empty() && on_device.count(in) > 0; })) {
+        s.device_reason = "runs where its input is (a copy would cost as much as the operator), and '" +
+                          (n.inputs.empty() ? "" : n.inputs[0]) + "' is on the CPU";
       } else {
         KernelInfo cinfo(n, node_opset, consts, cuda_build.get());
         Status cst = cdef->factory(cinfo, &s.kernel);
@@ -432,8 +434,14 @@ Status Engine::place_on_cuda_copies() {
   };
   for (Step& s : steps_) {
     if (s.device == Device::kCuda) cuda_steps_++;
-    for (int& id : s.inputs)
-      if (id >= 0 && !is_constant_[size_t(id)] && where[size_t(id)] != s.device) id = copy_of(id, s.device);
+    for (size_t j = 0; j < s.inputs.size(); j++) {
+      int& id = s.inputs[j];
+      if (id < 0 || is_constant_[size_t(id)]) continue;
+      // A CPU kernel that reads only an input's dims (Shape, Size) takes it where it is, device memory included.
+      if (s.device == Device::kCpu && !s.kernel->reads_input_data(j)) continue;
+      const Device want = s.device == Device::kCuda && s.kernel->input_on_host(j) ? Device::kCpu : s.device;
+      if (where[size_t(id)] != want) id = copy_of(id, want);
+    }
     for (int id : s.outputs)
       if (id >= 0) {
         where[size_t(id)] = s.device;

@@ -87,6 +87,12 @@ class OpKernel {
     (void)i;
     return true;
   }
+  // For a Device::kCuda kernel: whether input i is read on the host (a shape or axes tensor), so that the executor
+  // hands it a host tensor, copying it back from the device if need be, rather than a device one. Default: no.
+  virtual bool input_on_host(size_t i) const {
+    (void)i;
+    return false;
+  }
   // Bytes of model weights the kernel holds in its own form: packed panels, quantized weights, per-channel scales,
   // biases. Engine::memory() adds them to the constants it holds itself.
   virtual size_t weight_bytes() const { return 0; }
@@ -111,7 +117,8 @@ struct KernelDef {
   Precision precision;
   const char* name;        // short kernel family name for reports, e.g. "conv_fp32"
   KernelFactory factory;
-  // A kernel that only relabels its input (views): placed on a device only when its input 0 is already there.
+  // A kernel that costs about what copying its data would (views, data movement, elementwise, reductions): placed
+  // on a device only when one of its activation inputs is already there, so that it never adds copies of its own.
   bool follows_input = false;
 };
 

@@ -32,6 +32,8 @@ class ShapeKernel : public OpKernel {
     }
     return Status::OK();
   }
+  // Only the input's dims are read: on a CUDA engine it may stay in device memory (core/engine.cc).
+  bool reads_input_data(size_t) const override { return false; }
   Status compute(OpContext& ctx) const override {
     const Tensor* x;
     INT8RT_RETURN_IF_ERROR(required_input(ctx, 0, &x));
@@ -52,6 +54,7 @@ class ShapeKernel : public OpKernel {
 class SizeKernel : public OpKernel {
  public:
   Status init(const KernelInfo&) { return Status::OK(); }
+  bool reads_input_data(size_t) const override { return false; }  // dims only, as Shape
   Status compute(OpContext& ctx) const override {
     const Tensor* x;
     INT8RT_RETURN_IF_ERROR(required_input(ctx, 0, &x));

@@ -157,26 +157,26 @@ Status make(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
 void register_cuda_eltwise_f32_ops(KernelRegistry& r) {
   const Device gpu = Device::kCuda;
   const Precision f32 = Precision::kFp32;
-  r.add({"Add", "", 7, 0, gpu, f32, "add_f32_cuda", &make<ck::kF32Add>});
-  r.add({"Sub", "", 7, 0, gpu, f32, "sub_f32_cuda", &make<ck::kF32Sub>});
-  r.add({"Mul", "", 7, 0, gpu, f32, "mul_f32_cuda", &make<ck::kF32Mul>});
-  r.add({"Div", "", 7, 0, gpu, f32, "div_f32_cuda", &make<ck::kF32Div>});
-  r.add({"Pow", "", 7, 0, gpu, f32, "pow_f32_cuda", &make<ck::kF32Pow>});
-  r.add({"Max", "", 8, 0, gpu, f32, "max_f32_cuda", &make<ck::kF32Max>});
-  r.add({"Min", "", 8, 0, gpu, f32, "min_f32_cuda", &make<ck::kF32Min>});
-  r.add({"Relu", "", 6, 0, gpu, f32, "relu_f32_cuda", &make<ck::kF32Relu>});
-  r.add({"LeakyRelu", "", 6, 0, gpu, f32, "leakyrelu_f32_cuda", &make<ck::kF32LeakyRelu>});
-  r.add({"Sigmoid", "", 6, 0, gpu, f32, "sigmoid_f32_cuda", &make<ck::kF32Sigmoid>});
-  r.add({"Tanh", "", 6, 0, gpu, f32, "tanh_f32_cuda", &make<ck::kF32Tanh>});
-  r.add({"HardSigmoid", "", 6, 0, gpu, f32, "hardsigmoid_f32_cuda", &make<ck::kF32HardSigmoid>});
-  r.add({"HardSwish", "", 14, 0, gpu, f32, "hardswish_f32_cuda", &make<ck::kF32HardSwish>});
-  r.add({"Sqrt", "", 6, 0, gpu, f32, "sqrt_f32_cuda", &make<ck::kF32Sqrt>});
-  r.add({"Exp", "", 6, 0, gpu, f32, "exp_f32_cuda", &make<ck::kF32Exp>});
-  r.add({"Neg", "", 6, 0, gpu, f32, "neg_f32_cuda", &make<ck::kF32Neg>});
-  r.add({"Abs", "", 6, 0, gpu, f32, "abs_f32_cuda", &make<ck::kF32Abs>});
-  r.add({"Reciprocal", "", 6, 0, gpu, f32, "reciprocal_f32_cuda", &make<ck::kF32Reciprocal>});
-  r.add({"Erf", "", 9, 0, gpu, f32, "erf_f32_cuda", &make<ck::kF32Erf>});
-  r.add({"Clip", "", 6, 0, gpu, f32, "clip_f32_cuda", &make<ck::kF32Clip>});
+  r.add({"Add", "", 7, 0, gpu, f32, "add_f32_cuda", &make<ck::kF32Add>, true});
+  r.add({"Sub", "", 7, 0, gpu, f32, "sub_f32_cuda", &make<ck::kF32Sub>, true});
+  r.add({"Mul", "", 7, 0, gpu, f32, "mul_f32_cuda", &make<ck::kF32Mul>, true});
+  r.add({"Div", "", 7, 0, gpu, f32, "div_f32_cuda", &make<ck::kF32Div>, true});
+  r.add({"Pow", "", 7, 0, gpu, f32, "pow_f32_cuda", &make<ck::kF32Pow>, true});
+  r.add({"Max", "", 8, 0, gpu, f32, "max_f32_cuda", &make<ck::kF32Max>, true});
+  r.add({"Min", "", 8, 0, gpu, f32, "min_f32_cuda", &make<ck::kF32Min>, true});
+  r.add({"Relu", "", 6, 0, gpu, f32, "relu_f32_cuda", &make<ck::kF32Relu>, true});
+  r.add({"LeakyRelu", "", 6, 0, gpu, f32, "leakyrelu_f32_cuda", &make<ck::kF32LeakyRelu>, true});
+  r.add({"Sigmoid", "", 6, 0, gpu, f32, "sigmoid_f32_cuda", &make<ck::kF32Sigmoid>, true});
+  r.add({"Tanh", "", 6, 0, gpu, f32, "tanh_f32_cuda", &make<ck::kF32Tanh>, true});
+  r.add({"HardSigmoid", "", 6, 0, gpu, f32, "hardsigmoid_f32_cuda", &make<ck::kF32HardSigmoid>, true});
+  r.add({"HardSwish", "", 14, 0, gpu, f32, "hardswish_f32_cuda", &make<ck::kF32HardSwish>, true});
+  r.add({"Sqrt", "", 6, 0, gpu, f32, "sqrt_f32_cuda", &make<ck::kF32Sqrt>, true});
+  r.add({"Exp", "", 6, 0, gpu, f32, "exp_f32_cuda", &make<ck::kF32Exp>, true});
+  r.add({"Neg", "", 6, 0, gpu, f32, "neg_f32_cuda", &make<ck::kF32Neg>, true});
+  r.add({"Abs", "", 6, 0, gpu, f32, "abs_f32_cuda", &make<ck::kF32Abs>, true});
+  r.add({"Reciprocal", "", 6, 0, gpu, f32, "reciprocal_f32_cuda", &make<ck::kF32Reciprocal>, true});
+  r.add({"Erf", "", 9, 0, gpu, f32, "erf_f32_cuda", &make<ck::kF32Erf>, true});
+  r.add({"Clip", "", 6, 0, gpu, f32, "clip_f32_cuda", &make<ck::kF32Clip>, true});
 }
 
 }  // namespace cudaops

@@ -122,9 +122,9 @@ Status make(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
 void register_cuda_reduce_f32_ops(KernelRegistry& r) {
   const Device gpu = Device::kCuda;
   const Precision f32 = Precision::kFp32;
-  r.add({"ReduceSum", "", 1, 0, gpu, f32, "reduce_sum_f32_cuda", &make<ck::kRowsSum, 13>});
-  r.add({"ReduceMean", "", 1, 0, gpu, f32, "reduce_mean_f32_cuda", &make<ck::kRowsMean, 18>});
-  r.add({"ReduceMax", "", 1, 0, gpu, f32, "reduce_max_f32_cuda", &make<ck::kRowsMax, 18>});
+  r.add({"ReduceSum", "", 1, 0, gpu, f32, "reduce_sum_f32_cuda", &make<ck::kRowsSum, 13>, true});
+  r.add({"ReduceMean", "", 1, 0, gpu, f32, "reduce_mean_f32_cuda", &make<ck::kRowsMean, 18>, true});
+  r.add({"ReduceMax", "", 1, 0, gpu, f32, "reduce_max_f32_cuda", &make<ck::kRowsMax, 18>, true});
 }
 
 }  // namespace cudaops

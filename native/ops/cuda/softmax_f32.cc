@@ -65,7 +65,7 @@ Status make_softmax(const KernelInfo& info, std::unique_ptr<OpKernel>* out) {
 }  // namespace
 
 void register_cuda_softmax_f32_ops(KernelRegistry& r) {
-  r.add({"Softmax", "", 1, 0, Device::kCuda, Precision::kFp32, "softmax_f32_cuda", &make_softmax});
+  r.add({"Softmax", "", 1, 0, Device::kCuda, Precision::kFp32, "softmax_f32_cuda", &make_softmax, true});
 }
 
 }  // namespace cudaops

@@ -1,6 +1,7 @@
 // Reshape, Flatten, Squeeze, Unsqueeze on a CUDA device: the CPU kernels themselves (ops/shape.cc), which only give
-// the input new dims and never touch its data, so they serve device memory as well. Their shape/axes inputs must be
-// constants (read on the host); an int8 view keeps its input's scale.
+// the input new dims and never touch its data, so they serve device memory as well. Their shape/axes inputs are read
+// on the host (input_on_host: a constant, or a value the executor keeps or copies back to the host); an int8 view
+// keeps its input's scale.
 #include <string>
 
 #include "ops/cuda/cuda_common.h"
@@ -14,7 +15,12 @@ class ViewCuda final : public OpKernel {
  public:
   ViewCuda(std::unique_ptr<OpKernel> inner, std::string name) : inner_(std::move(inner)), name_(std::move(name)) {}
   std::string kernel_name() const override { return name_; }
+  // The shape / axes input is read on the host (the CPU kernel computes the new dims from it).
+  bool input_on_host(size_t i) const override { return i >= 1; }
   Status compute(OpContext& ctx) const override {
+    for (size_t i = 1; i < ctx.num_inputs(); i++)
+      if (ctx.input(i) && ctx.input(i)->on_device())
+        return Status(ErrorCode::kInternal, ctx.node().describe() + ": input " + std::to_string(i) + " is on the device");
     const Tensor* x = ctx.input(0);
     if (x && x->numel() > 0 && !x->on_device())
       return Status(ErrorCode::kInternal, ctx.node().describe() + ": input 0 is not in device memory");
@@ -28,7 +34,6 @@ class ViewCuda final : public OpKernel {
 
 Status make_view(const KernelInfo& info, Precision precision, std::unique_ptr<OpKernel>* out) {
   const NodeDef& node = info.node();
-  INT8RT_RETURN_IF_ERROR(constant_inputs_from(info, 1, node.op_type.c_str()));
   if (precision == Precision::kInt8) {
     float s_x, s_y;
     INT8RT_RETURN_IF_ERROR(node_in_scale(node, 0, &s_x));
