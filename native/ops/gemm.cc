@@ -22,6 +22,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/sgemm.h"
+#include "ops/fused_clamp.h"
 #include "ops/registry.h"
 
 namespace int8rt {
@@ -41,21 +42,7 @@ Status parse_bool_attr(const NodeDef& node, const char* name, bool* out) {
 
 // The fused activation a graph pass may attach; only clamps can ride on the GEMM epilogue.
 Status parse_fused_clamp(const NodeDef& node, float* lo, float* hi) {
-  const std::string act = node.attr_string("__activation", "");
-  *lo = -INFINITY;
-  *hi = INFINITY;
-  if (act.empty()) return Status::OK();
-  if (act == "Relu") {
-    *lo = 0.f;
-    return Status::OK();
-  }
-  if (act == "Clip") {
-    *lo = node.attr_float("__clip_min", -INFINITY);
-    *hi = node.attr_float("__clip_max", INFINITY);
-    if (std::isnan(*lo) || std::isnan(*hi)) return shape_error(node, "__clip_min/__clip_max must not be NaN");
-    return Status::OK();
-  }
-  return unsupported(node, "fused activation '" + act + "' is not supported");
+  return fused_clamp_bounds(node, "float " + node.op_type, lo, hi);
 }
 
 Status half_to_float_scratch(OpContext& ctx, const Tensor& t, float** out) {

@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/op_kernel.h"
+#include "ops/fused_clamp.h"
 #include "quant/qnode.h"
 
 namespace int8rt {
@@ -26,6 +28,8 @@ void register_int8_pool_ops(KernelRegistry& r);     // ops/int8_pool.cc: pools a
 //   clamp_s8_bounds        Relu / Clip on the int8 grid (the output scale must equal the input scale)
 //   table_s8               the 256-entry table of a unary op or of an int8rt.LookupTable
 Status binary_s8_multipliers(const NodeDef& node, bool add, float* ma, float* mb);
+//   concat_s8_multipliers  Concat of n inputs: multiplier[i] = s_i / s_y, copy[i] when the scales are equal
+Status concat_s8_multipliers(const NodeDef& node, size_t n, std::vector<float>* multiplier, std::vector<bool>* copy);
 Status clamp_s8_bounds(const KernelInfo& info, int8_t* lo, int8_t* hi);
 Status table_s8(const KernelInfo& info, int8_t table[256]);
 
@@ -78,17 +82,8 @@ inline int32_t quantize_bias(float b, float s_x, float s_w, int64_t depth) {
 // Bounds of a fused Relu/Clip (`__activation`, `__clip_min`/`__clip_max`) on an int8 output of scale s_y. Anything
 // else cannot be folded into an int8 epilogue: an unsupported error with the reason.
 inline Status fused_activation_bounds(const NodeDef& node, float s_y, int32_t* qmin, int32_t* qmax) {
-  const std::string act = node.attr_string("__activation", "");
-  float lo = -INFINITY, hi = INFINITY;
-  if (act == "Relu") {
-    lo = 0.f;
-  } else if (act == "Clip") {
-    lo = node.attr_float("__clip_min", -INFINITY);
-    hi = node.attr_float("__clip_max", INFINITY);
-    if (std::isnan(lo) || std::isnan(hi)) return unsupported(node, "the fused Clip has a NaN bound");
-  } else if (!act.empty()) {
-    return unsupported(node, "int8 " + node.op_type + " fuses only Relu and Clip, not " + act);
-  }
+  float lo, hi;
+  INT8RT_RETURN_IF_ERROR(fused_clamp_bounds(node, "int8 " + node.op_type, &lo, &hi));
   activation_bounds_s8(lo, hi, s_y, qmin, qmax);
   return Status::OK();
 }

@@ -6,6 +6,7 @@
 // per-run prologue (absmax, activation quantization, int32 bias and multipliers from s_x) and the float epilogue
 // (qgemm_s8_f32).
 #include "ops/int8_dynamic.h"
+#include "ops/fused_clamp.h"
 
 #include <algorithm>
 #include <cmath>
@@ -66,19 +67,7 @@ void quantize_f32_s8(ThreadPool* pool, const float* x, int64_t n, float s, int8_
 
 // The float clamp of a fused Relu/Clip; anything else is refused so that the node stays fp32.
 Status float_activation_bounds(const NodeDef& node, float* lo, float* hi) {
-  const std::string act = node.attr_string("__activation", "");
-  *lo = -INFINITY;
-  *hi = INFINITY;
-  if (act == "Relu") {
-    *lo = 0.f;
-  } else if (act == "Clip") {
-    *lo = node.attr_float("__clip_min", -INFINITY);
-    *hi = node.attr_float("__clip_max", INFINITY);
-    if (std::isnan(*lo) || std::isnan(*hi)) return unsupported(node, "the fused Clip has a NaN bound");
-  } else if (!act.empty()) {
-    return unsupported(node, "dynamic int8 " + node.op_type + " fuses only Relu and Clip, not " + act);
-  }
-  return Status::OK();
+  return fused_clamp_bounds(node, "dynamic int8 " + node.op_type, lo, hi);
 }
 
 inline float clampf(float v, float lo, float hi) { return std::fmin(std::fmax(v, lo), hi); }

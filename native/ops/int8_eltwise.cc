@@ -240,20 +240,7 @@ class ConcatS8Kernel final : public OpKernel {
     if (!node.has_attr("axis")) return shape_error(node, "attribute 'axis' is required");
     std::unique_ptr<ConcatS8Kernel> k(new ConcatS8Kernel());
     k->axis_ = node.attr_int("axis", 0);
-    float s_y;
-    INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
-    const size_t n = info.num_inputs();
-    if (n == 0) return shape_error(node, "needs at least one input");
-    k->multiplier_.resize(n);
-    k->copy_.resize(n);
-    for (size_t i = 0; i < n; i++) {
-      float s;
-      INT8RT_RETURN_IF_ERROR(node_in_scale(node, i, &s));
-      k->copy_[i] = s == s_y;
-      k->multiplier_[i] = s / s_y;
-      if (!std::isfinite(k->multiplier_[i]))
-        return unsupported(node, "the int8 scales give a requantization multiplier out of float range");
-    }
+    INT8RT_RETURN_IF_ERROR(concat_s8_multipliers(node, info.num_inputs(), &k->multiplier_, &k->copy_));
     *out = std::move(k);
     return Status::OK();
   }
@@ -339,6 +326,23 @@ Status binary_s8_multipliers(const NodeDef& node, bool add, float* ma, float* mb
   *mb = add ? s_b / s_y : 0.f;
   if (!std::isfinite(*ma) || !std::isfinite(*mb))
     return unsupported(node, "the int8 scales give a requantization multiplier out of float range");
+  return Status::OK();
+}
+
+Status concat_s8_multipliers(const NodeDef& node, size_t n, std::vector<float>* multiplier, std::vector<bool>* copy) {
+  float s_y;
+  INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
+  if (n == 0) return shape_error(node, "needs at least one input");
+  multiplier->resize(n);
+  copy->resize(n);
+  for (size_t i = 0; i < n; i++) {
+    float s;
+    INT8RT_RETURN_IF_ERROR(node_in_scale(node, i, &s));
+    (*copy)[i] = s == s_y;
+    (*multiplier)[i] = s / s_y;
+    if (!std::isfinite((*multiplier)[i]))
+      return unsupported(node, "the int8 scales give a requantization multiplier out of float range");
+  }
   return Status::OK();
 }
 

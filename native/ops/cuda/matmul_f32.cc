@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cuda/kernels.h"
+#include "ops/fused_clamp.h"
 #include "ops/cuda/f32_common.h"
 
 namespace int8rt {
@@ -18,21 +19,7 @@ namespace {
 namespace ck = cuda_kernels;
 
 Status fused_clamp(const NodeDef& node, float* lo, float* hi) {
-  const std::string act = node.attr_string("__activation", "");
-  *lo = -INFINITY;
-  *hi = INFINITY;
-  if (act.empty()) return Status::OK();
-  if (act == "Relu") {
-    *lo = 0.f;
-    return Status::OK();
-  }
-  if (act == "Clip") {
-    *lo = node.attr_float("__clip_min", -INFINITY);
-    *hi = node.attr_float("__clip_max", INFINITY);
-    if (std::isnan(*lo) || std::isnan(*hi)) return shape_error(node, "__clip_min/__clip_max must not be NaN");
-    return Status::OK();
-  }
-  return unsupported(node, "fused activation '" + act + "' is not supported");
+  return fused_clamp_bounds(node, "the CUDA float " + node.op_type, lo, hi);
 }
 
 Status bool_attr(const NodeDef& node, const char* name, bool* out) {

@@ -255,22 +255,8 @@ class ConcatCuda final : public OpKernel {
     std::unique_ptr<ConcatCuda> k(new ConcatCuda());
     k->s8_ = s8;
     k->axis_ = node.attr_int("axis", 0);
-    if (s8) {  // ops/int8_eltwise.cc ConcatS8Kernel::create
-      float s_y;
-      INT8RT_RETURN_IF_ERROR(node_out_scale(node, 0, &s_y));
-      const size_t n = info.num_inputs();
-      if (n == 0) return shape_error(node, "needs at least one input");
-      k->multiplier_.resize(n);
-      k->copy_.resize(n);
-      for (size_t i = 0; i < n; i++) {
-        float s;
-        INT8RT_RETURN_IF_ERROR(node_in_scale(node, i, &s));
-        k->copy_[i] = s == s_y;
-        k->multiplier_[i] = s / s_y;
-        if (!std::isfinite(k->multiplier_[i]))
-          return unsupported(node, "the int8 scales give a requantization multiplier out of float range");
-      }
-    }
+    if (s8)  // the CPU Concat's numbers (ops/int8_eltwise.cc)
+      INT8RT_RETURN_IF_ERROR(int8ops::concat_s8_multipliers(node, info.num_inputs(), &k->multiplier_, &k->copy_));
     *out = std::move(k);
     return Status::OK();
   }
