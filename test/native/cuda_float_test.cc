@@ -28,64 +28,12 @@
 #include "cuda/driver.h"
 #include "cuda/exec.h"
 #include "cuda/kernels.h"
+#include "cuda_op_test_util.h"
 #include "op_test_util.h"
 
 namespace int8rt {
 namespace cuda {
 namespace {
-
-// An OpContext of a CUDA step: device outputs and scratch from the run's pool, as core/engine.cc gives them.
-class FloatOpContext final : public OpContext {
- public:
-  FloatOpContext(const NodeDef& node, std::vector<const Tensor*> inputs, const ExecContext* ex, ThreadPool* pool)
-      : node_(node), inputs_(std::move(inputs)), outputs_(node.outputs.size()), ex_(ex), pool_(pool) {}
-  const NodeDef& node() const override { return node_; }
-  size_t num_inputs() const override { return node_.inputs.size(); }
-  const Tensor* input(size_t i) const override { return i < inputs_.size() ? inputs_[i] : nullptr; }
-  size_t num_outputs() const override { return node_.outputs.size(); }
-  bool output_used(size_t i) const override { return i < node_.outputs.size() && !node_.outputs[i].empty(); }
-  Status allocate_output(size_t i, DType dtype, const Dims& dims, Tensor** out) override {
-    std::shared_ptr<Buffer> b;
-    INT8RT_RETURN_IF_ERROR(ex_->run->take(std::max<size_t>(1, size_t(dims_numel(dims)) * dtype_size(dtype)), &b));
-    outputs_[i] = Tensor(dtype, dims, std::move(b));
-    *out = &outputs_[i];
-    return Status::OK();
-  }
-  void set_output(size_t i, const Tensor& t) override { outputs_[i] = t; }
-  Status scratch(size_t, void**) override { return Status(ErrorCode::kInternal, "no scratch in this test"); }
-  ThreadPool* pool() const override { return pool_; }
-  const ExecContext* cuda() const override { return ex_; }
-  std::vector<Tensor>& outputs() { return outputs_; }
-
- private:
-  const NodeDef& node_;
-  std::vector<const Tensor*> inputs_;
-  std::vector<Tensor> outputs_;
-  const ExecContext* ex_;
-  ThreadPool* pool_;
-};
-
-Attribute int_attr(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = Attribute::Type::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ints_attr(const std::string& name, const std::vector<int64_t>& v) {
-  Attribute a;
-  a.name = name;
-  a.type = Attribute::Type::kInts;
-  a.ints = v;
-  return a;
-}
-Attribute float_attr(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.type = Attribute::Type::kFloat;
-  a.f = v;
-  return a;
-}
 
 Tensor random_f32(std::mt19937& rng, const Dims& dims, float lo = -1.f, float hi = 1.f) {
   Tensor x;
@@ -102,12 +50,6 @@ Tensor scalar_f32(float v, const Dims& dims = {}) {
   return x;
 }
 
-Dims random_dims(std::mt19937& rng, int rank, int64_t max_dim) {
-  Dims d(static_cast<size_t>(rank));
-  for (auto& v : d) v = std::uniform_int_distribution<int64_t>(1, max_dim)(rng);
-  return d;
-}
-
 // A broadcasting partner of `d`: some leading dims dropped, some dims set to 1.
 Dims broadcast_partner(std::mt19937& rng, const Dims& d) {
   const size_t drop = std::uniform_int_distribution<size_t>(0, d.size())(rng);
@@ -121,87 +63,15 @@ struct Tolerance {
   double rel = 0, abs = 0;  // both 0: bit for bit (NaN matching NaN)
 };
 
-class CudaFloat : public ::testing::Test {
+class CudaFloat : public CudaOpTest {
  protected:
-  void SetUp() override {
-#ifdef INT8RT_CUDA_EMULATOR
-    setenv("INT8RT_LIBCUDA", INT8RT_FAKE_LIBCUDA, 1);
-    ASSERT_TRUE(availability().available) << "the CUDA emulator did not open: " << availability().reason;
-#endif
-    const Availability& av = availability();
-    if (!av.available) GTEST_SKIP() << "CUDA unavailable: " << av.reason;
-    Status st = Device::open(0, &dev_);
-    ASSERT_TRUE(st.ok()) << st.message();
-    st = RunResources::create(dev_, &run_);
-    ASSERT_TRUE(st.ok()) << st.message();
-    ex_.device = dev_.get();
-    ex_.run = run_.get();
-  }
-  void TearDown() override {
-    if (run_) {
-      EXPECT_TRUE(run_->synchronize().ok());
-    }
-    run_.reset();
-  }
-
-  // Builds the CUDA kernel of `node` (inputs flagged in `constant` go to the factory as constants, the others are
-  // declared with their dtype, or kUndefined where `unknown_types`) with a fresh weight arena.
   Status build(const NodeDef& node, int opset, const std::vector<Tensor>& inputs, const std::vector<bool>& constant,
                std::unique_ptr<OpKernel>* kernel, bool unknown_types = false) {
-    std::string why;
-    const KernelDef* def =
-        kernel_registry().find(node.op_type, node.domain, opset, int8rt::Device::kCuda, Precision::kFp32, &why);
-    if (!def) return Status(ErrorCode::kUnsupportedOp, why);
-    std::vector<const Tensor*> consts(node.inputs.size(), nullptr);
-    arena_.reset(new WeightArena(dev_));
-    bc_ = BuildContext();
-    bc_.device = dev_;
-    bc_.weights = arena_.get();
-    bc_.input_dtypes.assign(node.inputs.size(), DType::kUndefined);
-    for (size_t i = 0; i < inputs.size() && i < node.inputs.size(); i++) {
-      if (node.inputs[i].empty()) continue;
-      if (i < constant.size() && constant[i]) consts[i] = &inputs[i];
-      if (!unknown_types) bc_.input_dtypes[i] = inputs[i].dtype();
-    }
-    KernelInfo info(node, opset, consts, &bc_);
-    INT8RT_RETURN_IF_ERROR(def->factory(info, kernel));
-    return arena_->commit();
+    return CudaOpTest::build(Precision::kFp32, node, opset, inputs, constant, kernel, unknown_types);
   }
-
   Status run_cuda(const NodeDef& node, int opset, const std::vector<Tensor>& inputs, const std::vector<bool>& constant,
                   std::vector<Tensor>* outputs) {
-    std::unique_ptr<OpKernel> kernel;
-    INT8RT_RETURN_IF_ERROR(build(node, opset, inputs, constant, &kernel));
-    std::vector<const Tensor*> ins(node.inputs.size(), nullptr);
-    std::vector<Tensor> dev(inputs.size());
-    for (size_t i = 0; i < inputs.size() && i < node.inputs.size(); i++) {
-      if (node.inputs[i].empty()) continue;
-      if (i < constant.size() && constant[i]) {
-        ins[i] = &inputs[i];
-        continue;
-      }
-      std::shared_ptr<Buffer> b;
-      INT8RT_RETURN_IF_ERROR(run_->take(std::max<size_t>(1, inputs[i].nbytes()), &b));
-      dev[i] = Tensor(inputs[i].dtype(), inputs[i].dims(), std::move(b));
-      if (inputs[i].nbytes())
-        INT8RT_RETURN_IF_ERROR(
-            dev_->upload(dev[i].device_address(), inputs[i].raw(), inputs[i].nbytes(), run_->stream()));
-      ins[i] = &dev[i];
-    }
-    ThreadPool pool(1);
-    FloatOpContext ctx(node, ins, &ex_, &pool);
-    INT8RT_RETURN_IF_ERROR(kernel->compute(ctx));
-    outputs->clear();
-    for (const Tensor& y : ctx.outputs()) {
-      Tensor h;
-      INT8RT_RETURN_IF_ERROR(Tensor::create(y.dtype(), y.dims(), &h));
-      if (h.nbytes()) {
-        if (!y.on_device()) return Status(ErrorCode::kInternal, "an output is not in device memory");
-        INT8RT_RETURN_IF_ERROR(dev_->download(h.raw(), y.device_address(), h.nbytes(), run_->stream()));
-      }
-      outputs->push_back(h);
-    }
-    return run_->synchronize();
+    return CudaOpTest::run_cuda(Precision::kFp32, node, opset, inputs, constant, outputs);
   }
 
   // The CUDA kernel against the CPU kernel: same dims, values within `tol`.
@@ -236,11 +106,6 @@ class CudaFloat : public ::testing::Test {
     }
   }
 
-  std::shared_ptr<Device> dev_;
-  std::unique_ptr<RunResources> run_;
-  std::unique_ptr<WeightArena> arena_;
-  BuildContext bc_;
-  ExecContext ex_;
 };
 
 const Tolerance kExact{0, 0};
