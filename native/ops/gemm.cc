@@ -23,6 +23,7 @@
 #include "core/thread_pool.h"
 #include "kernels/sgemm.h"
 #include "ops/fused_clamp.h"
+#include "ops/matmul_shape.h"
 #include "ops/registry.h"
 
 namespace int8rt {
@@ -335,34 +336,18 @@ struct MatMulPlan {
 };
 
 Status plan_matmul(const NodeDef& node, const Dims& ad, const Dims& bd, MatMulPlan* p) {
-  if (ad.empty() || bd.empty()) return shape_error(node, "MatMul operands must have rank >= 1");
-  const bool a1 = ad.size() == 1, b1 = bd.size() == 1;
-  const int64_t M = a1 ? 1 : ad[ad.size() - 2], K = ad.back();
-  const int64_t Kb = b1 ? bd[0] : bd[bd.size() - 2], N = b1 ? 1 : bd.back();
-  if (K != Kb)
-    return shape_error(node, "inner dimensions differ: A is " + dims_str(ad) + ", B is " + dims_str(bd));
-  const Dims ab(ad.begin(), ad.end() - (a1 ? 1 : 2)), bb(bd.begin(), bd.end() - (b1 ? 1 : 2));
-  const size_t rank = std::max(ab.size(), bb.size());
-  Dims ob(rank);
-  for (size_t i = 0; i < rank; i++) {
-    const int64_t x = i + ab.size() >= rank ? ab[i + ab.size() - rank] : 1;
-    const int64_t y = i + bb.size() >= rank ? bb[i + bb.size() - rank] : 1;
-    if (x != y && x != 1 && y != 1)
-      return shape_error(node, "batch dimensions of A " + dims_str(ad) + " and B " + dims_str(bd) +
-                                   " cannot be broadcast");
-    ob[i] = x == 1 ? y : x;
-  }
-  p->out = ob;
-  if (!a1) p->out.push_back(M);
-  if (!b1) p->out.push_back(N);
-  if (dims_numel(p->out) < 0) return Status(ErrorCode::kTooLarge, node.describe() + ": output is too large");
-  p->M = M;
-  p->N = N;
-  p->K = K;
+  MatMulShape sh;
+  INT8RT_RETURN_IF_ERROR(matmul_shape(node, ad, bd, &sh));
+  const Dims &ab = sh.a_batch, &bb = sh.b_batch, &ob = sh.batch;
+  const size_t rank = ob.size();
+  p->out = sh.out;
+  p->M = sh.M;
+  p->N = sh.N;
+  p->K = sh.K;
   if (bb.empty()) {  // B shared by every batch: one GEMM with A's batch folded into M (A is contiguous)
     int64_t fold = 1;
     for (int64_t d : ab) fold *= d;
-    p->M = M * fold;
+    p->M = sh.M * fold;
     p->batch = 1;
     p->a_off = {0};
     p->b_off = {0};
@@ -374,18 +359,8 @@ Status plan_matmul(const NodeDef& node, const Dims& ad, const Dims& bd, MatMulPl
   p->a_off.assign(size_t(batch), 0);
   p->b_off.assign(size_t(batch), 0);
   if (batch == 0) return Status::OK();
-  // Strides of A's and B's batch dims in elements, aligned to the output's batch rank (0 where broadcast).
-  std::vector<int64_t> as(rank, 0), bs(rank, 0);
-  int64_t s = M * K;
-  for (size_t i = ab.size(); i-- > 0;) {
-    if (ab[i] != 1) as[i + rank - ab.size()] = s;
-    s *= ab[i];
-  }
-  s = K * N;
-  for (size_t i = bb.size(); i-- > 0;) {
-    if (bb[i] != 1) bs[i + rank - bb.size()] = s;
-    s *= bb[i];
-  }
+  const std::vector<int64_t>& as = sh.a_strides;
+  const std::vector<int64_t>& bs = sh.b_strides;
   std::vector<int64_t> idx(rank, 0);
   int64_t ao = 0, bo = 0;
   for (int64_t q = 0; q < batch; q++) {

@@ -10,6 +10,7 @@
 
 #include "cuda/kernels.h"
 #include "ops/fused_clamp.h"
+#include "ops/matmul_shape.h"
 #include "ops/cuda/f32_common.h"
 
 namespace int8rt {
@@ -90,53 +91,26 @@ class GemmF32Cuda final : public OpKernel {
   }
 
  private:
-  // MatMul shapes (ops/gemm.cc plan_matmul's rules and messages).
+  // MatMul shapes (ops/matmul_shape.h, as the CPU's).
   Status plan_matmul(const NodeDef& node, const Dims* d, ck::GemmF32Params* p, Dims* out) const {
-    const Dims& ad = d[0];
-    const Dims& bd = d[1];
-    if (ad.empty() || bd.empty()) return shape_error(node, "MatMul operands must have rank >= 1");
-    const bool a1 = ad.size() == 1, b1 = bd.size() == 1;
-    const int64_t M = a1 ? 1 : ad[ad.size() - 2], K = ad.back();
-    const int64_t Kb = b1 ? bd[0] : bd[bd.size() - 2], N = b1 ? 1 : bd.back();
-    if (K != Kb) return shape_error(node, "inner dimensions differ: A is " + dims_str(ad) + ", B is " + dims_str(bd));
-    const Dims ab(ad.begin(), ad.end() - (a1 ? 1 : 2)), bb(bd.begin(), bd.end() - (b1 ? 1 : 2));
-    const size_t rank = std::max(ab.size(), bb.size());
-    Dims ob(rank);
-    for (size_t i = 0; i < rank; i++) {
-      const int64_t x = i + ab.size() >= rank ? ab[i + ab.size() - rank] : 1;
-      const int64_t y = i + bb.size() >= rank ? bb[i + bb.size() - rank] : 1;
-      if (x != y && x != 1 && y != 1)
-        return shape_error(node, "batch dimensions of A " + dims_str(ad) + " and B " + dims_str(bd) +
-                                     " cannot be broadcast");
-      ob[i] = x == 1 ? y : x;
-    }
-    *out = ob;
-    if (!a1) out->push_back(M);
-    if (!b1) out->push_back(N);
-    if (dims_numel(*out) < 0) return Status(ErrorCode::kTooLarge, node.describe() + ": output is too large");
-    p->M = M;
-    p->N = N;
-    p->K = K;
-    p->lda = K;
-    p->ldb = N;
+    MatMulShape sh;
+    INT8RT_RETURN_IF_ERROR(matmul_shape(node, d[0], d[1], &sh));
+    const Dims& ob = sh.batch;
+    const size_t rank = ob.size();
+    *out = sh.out;
+    p->M = sh.M;
+    p->N = sh.N;
+    p->K = sh.K;
+    p->lda = sh.K;
+    p->ldb = sh.N;
     p->alpha = 1.f;
     p->beta = 1.f;
-    if (bb.empty()) {  // B shared by every product: A's batch folds into M
-      for (int64_t x : ab) p->M *= x;
+    if (sh.b_batch.empty()) {  // B shared by every product: A's batch folds into M
+      for (int64_t x : sh.a_batch) p->M *= x;
       return Status::OK();
     }
-    // Output batch dims with A's and B's element strides (0 where broadcast); size-1 dims dropped.
-    std::vector<int64_t> as(rank, 0), bs(rank, 0);
-    int64_t s = M * K;
-    for (size_t i = ab.size(); i-- > 0;) {
-      if (ab[i] != 1) as[i + rank - ab.size()] = s;
-      s *= ab[i];
-    }
-    s = K * N;
-    for (size_t i = bb.size(); i-- > 0;) {
-      if (bb[i] != 1) bs[i + rank - bb.size()] = s;
-      s *= bb[i];
-    }
+    const std::vector<int64_t>& as = sh.a_strides;
+    const std::vector<int64_t>& bs = sh.b_strides;
     int r = 0;
     for (size_t i = 0; i < rank; i++) {
       if (ob[i] == 1) continue;
